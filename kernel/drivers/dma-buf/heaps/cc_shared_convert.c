@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The single place where pages of the system_cc_shared heap change between
+ * private and shared. Everything above this file asks for a run of
+ * physically contiguous pages to be converted; this file counts the call,
+ * applies fault injection, hands the run to the backend, and on failure
+ * records the run as leaked: a page whose conversion failed is in an
+ * unknown state and must never be converted again or freed.
+ */
+#define pr_fmt(fmt) "cc_shared_heap: " fmt
+
+#include <linux/cc_platform.h>
+#include <linux/debugfs.h>
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/set_memory.h>
+
+#include "cc_shared_heap.h"
+
+#ifdef CONFIG_FAULT_INJECTION
+DECLARE_FAULT_ATTR(ccsh_fail_share);
+DECLARE_FAULT_ATTR(ccsh_fail_unshare);
+#endif
+
+static int ccsh_real_share(struct page *page, unsigned int nr)
+{
+	return set_memory_decrypted((unsigned long)page_address(page), nr);
+}
+
+static int ccsh_real_unshare(struct page *page, unsigned int nr)
+{
+	return set_memory_encrypted((unsigned long)page_address(page), nr);
+}
+
+static const struct ccsh_backend ccsh_real_backend = {
+	.share = ccsh_real_share,
+	.unshare = ccsh_real_unshare,
+};
+
+static const struct ccsh_backend *ccsh_backend;
+
+/**
+ * ccsh_convert_init() - choose how pages will be converted
+ * @emulate: use the software model instead of the platform
+ *
+ * Return: 0 when the heap can work, -ENODEV when the platform does not
+ * encrypt memory and emulation is neither built nor asked for, or another
+ * -errno from setting up the emulation.
+ */
+int ccsh_convert_init(bool emulate)
+{
+#ifdef CONFIG_DMABUF_HEAPS_CC_SHARED_EMULATION
+	if (emulate) {
+		int ret = ccsh_emu_init();
+
+		if (ret)
+			return ret;
+		ccsh_backend = &ccsh_emu_backend;
+		return 0;
+	}
+#endif
+	if (!cc_platform_has(CC_ATTR_MEM_ENCRYPT))
+		return -ENODEV;
+	ccsh_backend = &ccsh_real_backend;
+	return 0;
+}
+
+/**
+ * ccsh_emulating() - whether conversions go to the emulation backend
+ *
+ * Return: true in emulation mode.
+ */
+bool ccsh_emulating(void)
+{
+#ifdef CONFIG_DMABUF_HEAPS_CC_SHARED_EMULATION
+	return ccsh_backend == &ccsh_emu_backend;
+#else
+	return false;
+#endif
+}
+
+static bool ccsh_inject(bool share, unsigned int nr)
+{
+#ifdef CONFIG_FAULT_INJECTION
+	return should_fail(share ? &ccsh_fail_share : &ccsh_fail_unshare,
+			   (ssize_t)nr << PAGE_SHIFT);
+#else
+	return false;
+#endif
+}
+
+static int ccsh_convert(struct page *page, unsigned int nr, bool share)
+{
+	int ret;
+
+	atomic64_inc(share ? &ccsh_stats.share_calls : &ccsh_stats.unshare_calls);
+	if (ccsh_inject(share, nr))
+		ret = -EIO;
+	else if (share)
+		ret = ccsh_backend->share(page, nr);
+	else
+		ret = ccsh_backend->unshare(page, nr);
+	if (likely(!ret))
+		return 0;
+
+	atomic64_inc(share ? &ccsh_stats.share_failures :
+			     &ccsh_stats.unshare_failures);
+	atomic64_add((u64)nr << PAGE_SHIFT, &ccsh_stats.leaked_bytes);
+	if (ccsh_backend->lost)
+		ccsh_backend->lost(page, nr);
+	pr_warn_ratelimited("%s of %u pages at pfn %#lx failed (%d), leaking them\n",
+			    share ? "share" : "unshare", nr, page_to_pfn(page), ret);
+	return ret;
+}
+
+/**
+ * ccsh_share() - convert a run of private pages to shared
+ * @page: first page of the run
+ * @nr: number of pages, physically contiguous
+ *
+ * On failure the run is counted in leaked_bytes and belongs to nobody:
+ * the caller must forget it, neither freeing nor converting it again.
+ *
+ * Return: 0 or -errno.
+ */
+int ccsh_share(struct page *page, unsigned int nr)
+{
+	return ccsh_convert(page, nr, true);
+}
+
+/**
+ * ccsh_unshare() - convert a run of shared pages back to private
+ * @page: first page of the run
+ * @nr: number of pages, physically contiguous
+ *
+ * Failure is handled as for ccsh_share(): the run is leaked.
+ *
+ * Return: 0 or -errno.
+ */
+int ccsh_unshare(struct page *page, unsigned int nr)
+{
+	return ccsh_convert(page, nr, false);
+}
+
+/**
+ * ccsh_free_private() - give private pages back to the page allocator
+ * @page: first page, allocated with this @order
+ * @order: allocation order
+ *
+ * The emulation backend checks that every page is private; pages that are
+ * not are kept (leaked) rather than freed.
+ */
+void ccsh_free_private(struct page *page, unsigned int order)
+{
+	if (ccsh_backend->may_free && !ccsh_backend->may_free(page, 1U << order))
+		return;
+	__free_pages(page, order);
+}
+
+/**
+ * ccsh_convert_debugfs() - add the fault-injection controls
+ * @dir: the heap's debugfs directory
+ */
+void ccsh_convert_debugfs(struct dentry *dir)
+{
+#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
+	/* one line per injected failure, no stack dump */
+	ccsh_fail_share.verbose = 1;
+	ccsh_fail_unshare.verbose = 1;
+	fault_create_debugfs_attr("fail_share", dir, &ccsh_fail_share);
+	fault_create_debugfs_attr("fail_unshare", dir, &ccsh_fail_unshare);
+#endif
+}

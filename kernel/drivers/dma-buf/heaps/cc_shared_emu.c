@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Emulated page conversions for testing the system_cc_shared heap without
+ * confidential-computing hardware.
+ *
+ * The model keeps, for every page frame, whether it is shared and whether
+ * it was lost to a failed conversion. Like real hardware it does not
+ * preserve content across a conversion: every conversion fills the pages
+ * with a poison pattern, so a heap that zeroes before sharing hands out
+ * poison, as it would hand out ciphertext on SEV. Requests that break the
+ * rules (sharing a shared page, unsharing a private one, touching a lost
+ * one, freeing a page that is not private) are refused and counted as
+ * violations; tests require that count to stay zero.
+ */
+#define pr_fmt(fmt) "cc_shared_heap: " fmt
+
+#include <linux/bitmap.h>
+#include <linux/highmem.h>
+#include <linux/memblock.h>
+#include <linux/mm.h>
+#include <linux/panic.h>
+#include <linux/seq_file.h>
+#include <linux/spinlock.h>
+#include <linux/vmalloc.h>
+
+#include "cc_shared_heap.h"
+
+#define CCSH_EMU_POISON 0x5c
+
+static DEFINE_SPINLOCK(ccsh_emu_lock);
+static unsigned long *ccsh_emu_shared;	/* one bit per pfn */
+static unsigned long *ccsh_emu_lost;	/* one bit per pfn */
+static unsigned long ccsh_emu_nbits;
+static atomic_long_t ccsh_emu_violations_cnt;
+
+/**
+ * ccsh_emu_init() - set up the page-state model and announce it loudly
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int ccsh_emu_init(void)
+{
+	ccsh_emu_nbits = max_pfn;
+	ccsh_emu_shared = vzalloc(BITS_TO_LONGS(ccsh_emu_nbits) * sizeof(long));
+	ccsh_emu_lost = vzalloc(BITS_TO_LONGS(ccsh_emu_nbits) * sizeof(long));
+	if (!ccsh_emu_shared || !ccsh_emu_lost) {
+		vfree(ccsh_emu_shared);
+		vfree(ccsh_emu_lost);
+		return -ENOMEM;
+	}
+	pr_warn("**********************************************************\n");
+	pr_warn("**  EMULATED memory conversions: system_cc_shared pages  **\n");
+	pr_warn("**  are NOT shared with any host. For testing only.      **\n");
+	pr_warn("**********************************************************\n");
+	add_taint(TAINT_TEST, LOCKDEP_STILL_OK);
+	return 0;
+}
+
+static void ccsh_emu_violation(const char *what, unsigned long pfn,
+			       unsigned int nr)
+{
+	atomic_long_inc(&ccsh_emu_violations_cnt);
+	pr_err("emulation: %s, pfn %#lx, %u pages\n", what, pfn, nr);
+}
+
+static bool ccsh_emu_in_range(unsigned long pfn, unsigned int nr)
+{
+	return pfn < ccsh_emu_nbits && nr <= ccsh_emu_nbits - pfn;
+}
+
+static void ccsh_emu_poison(struct page *page, unsigned int nr)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		memset(page_address(page + i), CCSH_EMU_POISON, PAGE_SIZE);
+}
+
+/* Flip @nr pages to @to_shared if all of them are in the opposite state. */
+static int ccsh_emu_flip(struct page *page, unsigned int nr, bool to_shared)
+{
+	unsigned long pfn = page_to_pfn(page), end = pfn + nr;
+	const char *err = NULL;
+
+	if (!ccsh_emu_in_range(pfn, nr)) {
+		ccsh_emu_violation("page outside the model", pfn, nr);
+		return -EINVAL;
+	}
+
+	spin_lock(&ccsh_emu_lock);
+	if (find_next_bit(ccsh_emu_lost, end, pfn) < end)
+		err = "conversion of a lost page";
+	else if (to_shared && find_next_bit(ccsh_emu_shared, end, pfn) < end)
+		err = "share of a shared page";
+	else if (!to_shared && find_next_zero_bit(ccsh_emu_shared, end, pfn) < end)
+		err = "unshare of a private page";
+	else if (to_shared)
+		bitmap_set(ccsh_emu_shared, pfn, nr);
+	else
+		bitmap_clear(ccsh_emu_shared, pfn, nr);
+	spin_unlock(&ccsh_emu_lock);
+
+	if (err) {
+		ccsh_emu_violation(err, pfn, nr);
+		return -EINVAL;
+	}
+	/* content does not survive a conversion */
+	ccsh_emu_poison(page, nr);
+	return 0;
+}
+
+static int ccsh_emu_share(struct page *page, unsigned int nr)
+{
+	return ccsh_emu_flip(page, nr, true);
+}
+
+static int ccsh_emu_unshare(struct page *page, unsigned int nr)
+{
+	return ccsh_emu_flip(page, nr, false);
+}
+
+static void ccsh_emu_mark_lost(struct page *page, unsigned int nr)
+{
+	unsigned long pfn = page_to_pfn(page);
+
+	if (!ccsh_emu_in_range(pfn, nr))
+		return;
+	spin_lock(&ccsh_emu_lock);
+	bitmap_clear(ccsh_emu_shared, pfn, nr);
+	bitmap_set(ccsh_emu_lost, pfn, nr);
+	spin_unlock(&ccsh_emu_lock);
+	ccsh_emu_poison(page, nr);
+}
+
+static bool ccsh_emu_may_free(struct page *page, unsigned int nr)
+{
+	unsigned long pfn = page_to_pfn(page), end = pfn + nr;
+	bool busy;
+
+	if (!ccsh_emu_in_range(pfn, nr))
+		return true;	/* never converted: the model refused it */
+	spin_lock(&ccsh_emu_lock);
+	busy = find_next_bit(ccsh_emu_shared, end, pfn) < end ||
+	       find_next_bit(ccsh_emu_lost, end, pfn) < end;
+	spin_unlock(&ccsh_emu_lock);
+	if (busy)
+		ccsh_emu_violation("free of a page that is not private", pfn, nr);
+	return !busy;
+}
+
+const struct ccsh_backend ccsh_emu_backend = {
+	.share = ccsh_emu_share,
+	.unshare = ccsh_emu_unshare,
+	.lost = ccsh_emu_mark_lost,
+	.may_free = ccsh_emu_may_free,
+};
+
+static unsigned long ccsh_emu_weight(const unsigned long *map)
+{
+	unsigned long n;
+
+	spin_lock(&ccsh_emu_lock);
+	n = bitmap_weight(map, ccsh_emu_nbits);
+	spin_unlock(&ccsh_emu_lock);
+	return n;
+}
+
+/**
+ * ccsh_emu_shared_pages() - pages the model holds as shared
+ *
+ * Return: the count.
+ */
+unsigned long ccsh_emu_shared_pages(void)
+{
+	return ccsh_emu_weight(ccsh_emu_shared);
+}
+
+/**
+ * ccsh_emu_lost_pages() - pages whose conversion failed
+ *
+ * Return: the count.
+ */
+unsigned long ccsh_emu_lost_pages(void)
+{
+	return ccsh_emu_weight(ccsh_emu_lost);
+}
+
+/**
+ * ccsh_emu_violations() - refused requests since boot
+ *
+ * Return: the count; anything but 0 is a heap bug.
+ */
+unsigned long ccsh_emu_violations(void)
+{
+	return atomic_long_read(&ccsh_emu_violations_cnt);
+}
+
+/**
+ * ccsh_emu_page_shared() - whether the model holds one page as shared
+ * @page: the page
+ *
+ * Return: true if shared.
+ */
+bool ccsh_emu_page_shared(struct page *page)
+{
+	unsigned long pfn = page_to_pfn(page);
+
+	return pfn < ccsh_emu_nbits && test_bit(pfn, ccsh_emu_shared);
+}
+
+/**
+ * ccsh_emu_show() - print the model's counters as stats lines
+ * @m: the stats file
+ */
+void ccsh_emu_show(struct seq_file *m)
+{
+	seq_printf(m, "emu_shared_pages %lu\n", ccsh_emu_shared_pages());
+	seq_printf(m, "emu_lost_pages %lu\n", ccsh_emu_lost_pages());
+	seq_printf(m, "emu_violations %lu\n", ccsh_emu_violations());
+}

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * system_cc_shared dma-buf heap: interfaces between its parts.
+ *
+ *   cc_shared_main.c       registration with the dma-heap core
+ *   cc_shared_heap_core.c  the dma-buf object and its ops
+ *   cc_shared_buffer.c     pages of a buffer: allocate, share, zero, release
+ *   cc_shared_convert.c    the one seam that converts pages, fault injection
+ *   cc_shared_emu.c        software model of conversions (debug builds)
+ *   cc_shared_stats.c      counters and their debugfs view
+ */
+#ifndef _CC_SHARED_HEAP_H
+#define _CC_SHARED_HEAP_H
+
+#include <linux/atomic.h>
+#include <linux/fault-inject.h>
+#include <linux/scatterlist.h>
+#include <linux/types.h>
+
+struct dentry;
+struct dma_buf;
+struct page;
+struct seq_file;
+
+#define CCSH_HEAP_NAME "system_cc_shared"
+
+/* --- cc_shared_heap_core.c --- */
+struct dma_buf *ccsh_heap_allocate(const char *exp_name, unsigned long len,
+				   u32 fd_flags, u64 heap_flags);
+
+/* --- cc_shared_buffer.c --- */
+int ccsh_pages_alloc(struct sg_table *sgt, unsigned long len);
+void ccsh_pages_release(struct sg_table *sgt);
+
+/* --- cc_shared_convert.c --- */
+
+/**
+ * struct ccsh_backend - how pages change between private and shared
+ * @share: make @nr pages starting at @page shared; 0 or -errno
+ * @unshare: make them private again; 0 or -errno
+ * @lost: a conversion of these pages failed, their state is unknown
+ * @may_free: whether every one of these pages is private
+ *
+ * @lost and @may_free may be NULL.
+ */
+struct ccsh_backend {
+	int (*share)(struct page *page, unsigned int nr);
+	int (*unshare)(struct page *page, unsigned int nr);
+	void (*lost)(struct page *page, unsigned int nr);
+	bool (*may_free)(struct page *page, unsigned int nr);
+};
+
+int ccsh_convert_init(bool emulate);
+bool ccsh_emulating(void);
+int ccsh_share(struct page *page, unsigned int nr);
+int ccsh_unshare(struct page *page, unsigned int nr);
+void ccsh_free_private(struct page *page, unsigned int order);
+void ccsh_convert_debugfs(struct dentry *dir);
+
+#ifdef CONFIG_FAULT_INJECTION
+extern struct fault_attr ccsh_fail_share;
+extern struct fault_attr ccsh_fail_unshare;
+#endif
+
+/* --- cc_shared_emu.c --- */
+#ifdef CONFIG_DMABUF_HEAPS_CC_SHARED_EMULATION
+int ccsh_emu_init(void);
+extern const struct ccsh_backend ccsh_emu_backend;
+void ccsh_emu_show(struct seq_file *m);
+unsigned long ccsh_emu_shared_pages(void);
+unsigned long ccsh_emu_lost_pages(void);
+unsigned long ccsh_emu_violations(void);
+bool ccsh_emu_page_shared(struct page *page);
+#endif
+
+/* --- cc_shared_stats.c --- */
+
+/**
+ * struct ccsh_stats - heap counters, see DESIGN.md "Interface contracts"
+ * @buffers: live dma-bufs
+ * @shared_bytes: bytes in live buffers
+ * @pooled_bytes: shared bytes held outside any buffer
+ * @leaked_bytes: bytes given up after a failed conversion
+ * @share_calls: conversions to shared attempted (one run each)
+ * @unshare_calls: conversions to private attempted
+ * @share_failures: conversions to shared that failed
+ * @unshare_failures: conversions to private that failed
+ */
+struct ccsh_stats {
+	atomic64_t buffers;
+	atomic64_t shared_bytes;
+	atomic64_t pooled_bytes;
+	atomic64_t leaked_bytes;
+	atomic64_t share_calls;
+	atomic64_t unshare_calls;
+	atomic64_t share_failures;
+	atomic64_t unshare_failures;
+};
+
+extern struct ccsh_stats ccsh_stats;
+void ccsh_debugfs_init(void);
+
+#endif /* _CC_SHARED_HEAP_H */
