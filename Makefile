@@ -1,0 +1,28 @@
+# SPDX-License-Identifier: GPL-2.0
+# cc-shared-heap: the verbs. See README.md.
+
+.PHONY: run check kernel initramfs patches clean distclean
+
+run:		## build, boot the VM in emulated mode, run the demo
+	bash scripts/run.sh
+
+check:		## build and run every test; ends with "N passed, N failed"
+	bash tests/check.sh
+
+kernel:		## assemble the tree and build build/bzImage
+	bash scripts/deps.sh
+	bash scripts/assemble.sh
+	bash scripts/kernel.sh
+
+initramfs: kernel
+	bash scripts/initramfs.sh
+
+patches:	## export the series as git format-patch into build/patches
+	bash scripts/deps.sh
+	bash scripts/export-patches.sh
+
+clean:		## remove build output, keep the extracted tree
+	rm -rf build/obj build/initramfs build/hdr build/logs build/*.gz build/bzImage
+
+distclean:
+	rm -rf build

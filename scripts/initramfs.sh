@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Build the test programs (static, against the assembled tree's UAPI headers)
+# and pack them with busybox into build/initramfs.cpio.gz.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+HDR="$BUILD/hdr"
+ROOT="$BUILD/initramfs"
+SELFTESTS="$SRC/tools/testing/selftests"
+CFLAGS=(-static -O2 -Wall -Werror -I "$HDR/include" -I "$SELFTESTS")
+
+[ -x /bin/busybox ] || die "/bin/busybox missing; run scripts/deps.sh"
+"${KMAKE[@]}" -s headers_install INSTALL_HDR_PATH="$HDR"
+
+rm -rf "$ROOT"
+mkdir -p "$ROOT"/{bin,dev,proc,sys,tmp,tests}
+cp /bin/busybox "$ROOT/bin/busybox"
+install -m 0755 "$REPO/tests/vm/init" "$ROOT/init"
+
+# our specification of the heap
+gcc "${CFLAGS[@]}" -o "$ROOT/tests/cc_shared_heap_test" \
+	"$REPO/tests/selftests/cc_shared_heap_test.c"
+# the kernel's own dma-buf heap selftest, built from the tree unmodified
+gcc "${CFLAGS[@]}" -Wno-error -o "$ROOT/tests/dmabuf-heap" \
+	"$SELFTESTS/dmabuf-heaps/dmabuf-heap.c"
+gcc "${CFLAGS[@]}" -o "$ROOT/bin/ccsh-demo" "$REPO/tools/ccsh-demo.c"
+
+(cd "$ROOT" && find . -print0 | cpio --null -o -H newc --quiet) |
+	gzip -1 > "$BUILD/initramfs.cpio.gz"
+say "initramfs: build/initramfs.cpio.gz"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Every test: build the kernel and the test programs, boot the VM in each
+# configuration, and summarize KUnit and selftest results in one closing
+# line "N passed, N failed, N skipped". Exit status 1 on any failure.
+set -euo pipefail
+here=$(dirname "$0")
+. "$here/../scripts/lib.sh"
+
+"$REPO/scripts/deps.sh"
+"$REPO/scripts/assemble.sh"
+"$REPO/scripts/kernel.sh"
+"$REPO/scripts/initramfs.sh"
+
+LOGS="$BUILD/logs"
+mkdir -p "$LOGS"
+limit=${VM_TIMEOUT:-900}
+
+# emulated CoCo: KUnit at boot, then the selftests (our heap's and the tree's)
+say "VM: emulated conversions (cc_shared_heap.emulate=1)"
+"$REPO/scripts/boot.sh" "$LOGS/emulated.log" "$limit" \
+	cc_shared_heap.emulate=1 ccsh_run=check || true
+# plain boot of the same kernel: the heap must stay invisible
+say "VM: plain boot, no emulation"
+"$REPO/scripts/boot.sh" "$LOGS/plain.log" "$limit" \
+	kunit.enable=0 ccsh_run=plain || true
+
+python3 "$here/summarize.py" "$SRC/tools/testing/kunit/kunit.py" \
+	"emulated=$LOGS/emulated.log:kunit" "plain=$LOGS/plain.log"

@@ -1,0 +1,488 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Userspace specification of /dev/dma_heap/system_cc_shared.
+ *
+ * Runs in the test VM. With cc_shared_heap.emulate=1 every test runs; on a
+ * plain boot only the first test has something to check (the node must be
+ * absent) and the others skip, saying why.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/dma-buf.h>
+#include <linux/dma-heap.h>
+
+#include "kselftest_harness.h"
+
+#define HEAP_NODE "/dev/dma_heap/system_cc_shared"
+#define DEBUGFS "/sys/kernel/debug/cc_shared_heap/"
+#define PAGE 4096UL
+
+struct stats {
+	long long buffers, shared_bytes, pooled_bytes, leaked_bytes;
+	long long share_calls, unshare_calls, share_failures, unshare_failures;
+	long long emu_shared_pages, emu_lost_pages, emu_violations;
+	bool emulated;		/* the emu_* lines are present */
+};
+
+static int read_stats(struct stats *s)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} fields[] = {
+#define F(x) { #x, offsetof(struct stats, x) }
+		F(buffers), F(shared_bytes), F(pooled_bytes), F(leaked_bytes),
+		F(share_calls), F(unshare_calls), F(share_failures),
+		F(unshare_failures), F(emu_shared_pages), F(emu_lost_pages),
+		F(emu_violations),
+#undef F
+	};
+	char name[64];
+	long long val;
+	int found = 0;
+	FILE *f;
+
+	memset(s, 0, sizeof(*s));
+	f = fopen(DEBUGFS "stats", "r");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %lld", name, &val) == 2) {
+		for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+			if (strcmp(name, fields[i].name))
+				continue;
+			*(long long *)((char *)s + fields[i].off) = val;
+			found++;
+		}
+	}
+	fclose(f);
+	s->emulated = found == 11;
+	return found >= 8 ? 0 : -1;
+}
+
+static int write_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : -1;
+}
+
+/* Fail one conversion in direction @dir ("share"/"unshare") after @skip bytes. */
+static int inject_once(const char *dir, unsigned long skip)
+{
+	char path[128], num[32];
+
+	snprintf(num, sizeof(num), "%lu", skip);
+	snprintf(path, sizeof(path), DEBUGFS "fail_%s/space", dir);
+	if (write_str(path, num))
+		return -1;
+	snprintf(path, sizeof(path), DEBUGFS "fail_%s/interval", dir);
+	if (write_str(path, "1"))
+		return -1;
+	snprintf(path, sizeof(path), DEBUGFS "fail_%s/times", dir);
+	if (write_str(path, "1"))
+		return -1;
+	snprintf(path, sizeof(path), DEBUGFS "fail_%s/probability", dir);
+	return write_str(path, "100");
+}
+
+static void inject_off(const char *dir)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), DEBUGFS "fail_%s/probability", dir);
+	write_str(path, "0");
+	snprintf(path, sizeof(path), DEBUGFS "fail_%s/space", dir);
+	write_str(path, "0");
+}
+
+static int heap_alloc(int heap, unsigned long long len, unsigned int fd_flags,
+		      unsigned long long heap_flags)
+{
+	struct dma_heap_allocation_data data = {
+		.len = len,
+		.fd_flags = fd_flags,
+		.heap_flags = heap_flags,
+	};
+
+	if (ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &data) < 0)
+		return -errno;
+	return data.fd;
+}
+
+static bool cmdline_has(const char *word)
+{
+	char buf[4096] = "";
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	return strstr(buf, word) != NULL;
+}
+
+TEST(node_is_present_only_with_emulation)
+{
+	bool want = cmdline_has("cc_shared_heap.emulate=1");
+	bool have = access(HEAP_NODE, F_OK) == 0;
+
+	if (have && !want && cmdline_has("mem_encrypt=on"))
+		SKIP(return, "memory encryption may really be active");
+	ASSERT_EQ(want, have);
+}
+
+FIXTURE(heap) {
+	int fd;
+	struct stats base;
+};
+
+FIXTURE_SETUP(heap)
+{
+	self->fd = open(HEAP_NODE, O_RDONLY | O_CLOEXEC);
+	if (self->fd < 0)
+		SKIP(return, "%s absent (boot with cc_shared_heap.emulate=1)",
+		     HEAP_NODE);
+	ASSERT_EQ(0, read_stats(&self->base));
+}
+
+FIXTURE_TEARDOWN(heap)
+{
+	struct stats now;
+
+	if (self->fd < 0)
+		return;
+	inject_off("share");
+	inject_off("unshare");
+	close(self->fd);
+	ASSERT_EQ(0, read_stats(&now));
+	/* every test leaves the heap as it found it */
+	EXPECT_EQ(self->base.buffers, now.buffers);
+	EXPECT_EQ(self->base.shared_bytes, now.shared_bytes);
+	if (!now.emulated)
+		return;
+	EXPECT_EQ(self->base.emu_violations, now.emu_violations);
+	EXPECT_EQ(now.shared_bytes + now.pooled_bytes,
+		  now.emu_shared_pages * (long long)PAGE);
+	EXPECT_EQ(now.leaked_bytes, now.emu_lost_pages * (long long)PAGE);
+}
+
+TEST_F(heap, fresh_buffer_reads_zero_through_mmap)
+{
+	size_t len = (1 << 20) + PAGE;
+	int buf = heap_alloc(self->fd, len, O_RDWR | O_CLOEXEC, 0);
+	unsigned char *p;
+	size_t i;
+
+	ASSERT_LE(0, buf);
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, buf, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	for (i = 0; i < len && !p[i]; i++)
+		;
+	EXPECT_EQ(len, i) TH_LOG("byte %zu is 0x%02x", i, p[i]);
+	munmap(p, len);
+	close(buf);
+}
+
+TEST_F(heap, mmap_write_then_read_back)
+{
+	size_t len = 3 << 20;
+	int buf = heap_alloc(self->fd, len, O_RDWR | O_CLOEXEC, 0);
+	struct dma_buf_sync sync = { .flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW };
+	uint32_t *p;
+	size_t i;
+
+	ASSERT_LE(0, buf);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, buf, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, ioctl(buf, DMA_BUF_IOCTL_SYNC, &sync));
+	for (i = 0; i < len / 4; i++)
+		p[i] = (uint32_t)i * 2654435761u;
+	sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW;
+	ASSERT_EQ(0, ioctl(buf, DMA_BUF_IOCTL_SYNC, &sync));
+	munmap(p, len);
+
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, buf, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	for (i = 0; i < len / 4 && p[i] == (uint32_t)i * 2654435761u; i++)
+		;
+	EXPECT_EQ(len / 4, i) TH_LOG("word %zu differs", i);
+	munmap(p, len);
+	close(buf);
+}
+
+TEST_F(heap, mmap_beyond_the_buffer_is_refused)
+{
+	int buf = heap_alloc(self->fd, 2 * PAGE, O_RDWR, 0);
+
+	ASSERT_LE(0, buf);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 3 * PAGE, PROT_READ, MAP_SHARED, buf, 0));
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, PAGE, PROT_READ, MAP_SHARED, buf, 2 * PAGE));
+	close(buf);
+}
+
+TEST_F(heap, nonzero_heap_flags_give_einval)
+{
+	EXPECT_EQ(-EINVAL, heap_alloc(self->fd, PAGE, O_RDWR, 1));
+}
+
+TEST_F(heap, fd_flags_beyond_rdwr_cloexec_give_einval)
+{
+	EXPECT_EQ(-EINVAL, heap_alloc(self->fd, PAGE, O_RDWR | O_NONBLOCK, 0));
+	EXPECT_EQ(-EINVAL, heap_alloc(self->fd, PAGE, O_WRONLY, 0));
+}
+
+TEST_F(heap, zero_length_gives_einval)
+{
+	EXPECT_EQ(-EINVAL, heap_alloc(self->fd, 0, O_RDWR, 0));
+}
+
+TEST_F(heap, absurd_length_gives_enomem)
+{
+	EXPECT_EQ(-ENOMEM, heap_alloc(self->fd, 1ULL << 50, O_RDWR, 0));
+	EXPECT_EQ(-ENOMEM, heap_alloc(self->fd, 1ULL << 62, O_RDWR, 0));
+}
+
+TEST_F(heap, unaligned_length_is_rounded_up_to_pages)
+{
+	int buf = heap_alloc(self->fd, PAGE + 1, O_RDWR, 0);
+	struct stats now;
+
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, read_stats(&now));
+	EXPECT_EQ(self->base.shared_bytes + 2 * (long long)PAGE, now.shared_bytes);
+	EXPECT_EQ(2 * (off_t)PAGE, lseek(buf, 0, SEEK_END));
+	close(buf);
+}
+
+TEST_F(heap, unknown_ioctl_gives_einval_from_the_dma_heap_core)
+{
+	EXPECT_EQ(-1, ioctl(self->fd, _IO('H', 0x7f)));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+#define MANY 200
+
+TEST_F(heap, many_buffers_are_counted_exactly)
+{
+	static int bufs[MANY];
+	long long bytes = 0;
+	struct stats now;
+	int i;
+
+	for (i = 0; i < MANY; i++) {
+		size_t len = PAGE * (1 + (i * 7) % 40);
+
+		bufs[i] = heap_alloc(self->fd, len, O_RDWR | O_CLOEXEC, 0);
+		ASSERT_LE(0, bufs[i]) TH_LOG("buffer %d", i);
+		bytes += len;
+	}
+	ASSERT_EQ(0, read_stats(&now));
+	EXPECT_EQ(self->base.buffers + MANY, now.buffers);
+	EXPECT_EQ(self->base.shared_bytes + bytes, now.shared_bytes);
+	if (now.emulated)
+		EXPECT_EQ(now.shared_bytes + now.pooled_bytes,
+			  now.emu_shared_pages * (long long)PAGE);
+	for (i = 0; i < MANY; i++)
+		close(bufs[i]);
+}
+
+TEST_F(heap, mapping_keeps_buffer_alive_after_close)
+{
+	int buf = heap_alloc(self->fd, 4 * PAGE, O_RDWR, 0);
+	struct stats now;
+	char *p;
+
+	ASSERT_LE(0, buf);
+	p = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, buf, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	close(buf);
+	strcpy(p + PAGE, "still here");
+	ASSERT_EQ(0, read_stats(&now));
+	EXPECT_EQ(self->base.buffers + 1, now.buffers);
+	EXPECT_STREQ("still here", p + PAGE);
+	munmap(p, 4 * PAGE);
+}
+
+TEST_F(heap, child_shares_the_mapping_and_parent_closes_first)
+{
+	int buf = heap_alloc(self->fd, 2 * PAGE, O_RDWR, 0);
+	int status, sync_pipe[2];
+	struct stats now;
+	char *p, c;
+	pid_t pid;
+
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, pipe(sync_pipe));
+	p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, buf, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	strcpy(p, "from parent");
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		/* wait until the parent has dropped everything */
+		if (read(sync_pipe[0], &c, 1) != 1 || strcmp(p, "from parent"))
+			_exit(1);
+		strcpy(p + PAGE, "from child");
+		_exit(strcmp(p + PAGE, "from child") ? 2 : 0);
+	}
+	close(buf);
+	munmap(p, 2 * PAGE);
+	ASSERT_EQ(0, read_stats(&now));
+	EXPECT_EQ(self->base.buffers + 1, now.buffers);	/* child holds it */
+	ASSERT_EQ(1, write(sync_pipe[1], "x", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ASSERT_EQ(0, read_stats(&now));
+	EXPECT_EQ(self->base.buffers, now.buffers);
+	close(sync_pipe[0]);
+	close(sync_pipe[1]);
+}
+
+TEST_F(heap, stats_match_the_emulated_page_states)
+{
+	int buf = heap_alloc(self->fd, 5 * PAGE, O_RDWR, 0);
+	struct stats now;
+
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, read_stats(&now));
+	if (!now.emulated)
+		SKIP(close(buf); return, "stats have no emulation lines");
+	EXPECT_EQ(self->base.buffers + 1, now.buffers);
+	EXPECT_EQ(self->base.shared_bytes + 5 * (long long)PAGE, now.shared_bytes);
+	EXPECT_EQ(now.shared_bytes + now.pooled_bytes,
+		  now.emu_shared_pages * (long long)PAGE);
+	EXPECT_LT(self->base.share_calls, now.share_calls);
+	close(buf);
+	ASSERT_EQ(0, read_stats(&now));
+	EXPECT_EQ(now.share_calls - self->base.share_calls,
+		  now.unshare_calls - self->base.unshare_calls);
+}
+
+TEST_F(heap, failed_share_of_first_chunk_leaks_exactly_that_chunk)
+{
+	struct stats now;
+
+	ASSERT_EQ(0, inject_once("share", 0));
+	EXPECT_EQ(-EIO, heap_alloc(self->fd, PAGE, O_RDWR, 0));
+	ASSERT_EQ(0, read_stats(&now));
+	EXPECT_EQ(self->base.leaked_bytes + (long long)PAGE, now.leaked_bytes);
+	EXPECT_EQ(self->base.share_failures + 1, now.share_failures);
+	EXPECT_EQ(self->base.unshare_calls, now.unshare_calls);
+}
+
+TEST_F(heap, failed_share_of_middle_chunk_unshares_only_the_first)
+{
+	struct stats now;
+
+	/* three single pages; the budget lets the first through */
+	ASSERT_EQ(0, inject_once("share", PAGE + 1));
+	EXPECT_EQ(-EIO, heap_alloc(self->fd, 3 * PAGE, O_RDWR, 0));
+	ASSERT_EQ(0, read_stats(&now));
+	EXPECT_EQ(self->base.leaked_bytes + (long long)PAGE, now.leaked_bytes);
+	EXPECT_EQ(self->base.share_calls + 2, now.share_calls);
+	EXPECT_EQ(self->base.unshare_calls + 1, now.unshare_calls);
+	EXPECT_EQ(self->base.unshare_failures, now.unshare_failures);
+}
+
+TEST_F(heap, failed_unshare_on_close_leaks_exactly_that_chunk)
+{
+	int buf = heap_alloc(self->fd, 3 * PAGE, O_RDWR, 0);
+	struct stats now;
+
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, inject_once("unshare", 0));
+	close(buf);	/* release runs before close() returns */
+	ASSERT_EQ(0, read_stats(&now));
+	EXPECT_EQ(self->base.leaked_bytes + (long long)PAGE, now.leaked_bytes);
+	EXPECT_EQ(self->base.unshare_failures + 1, now.unshare_failures);
+	EXPECT_EQ(self->base.unshare_calls + 3, now.unshare_calls);
+}
+
+static long long memcg_current(const char *cg)
+{
+	char path[128];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/memory.current", cg);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%lld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+TEST_F(heap, allocation_is_charged_to_the_callers_memcg)
+{
+	const char *cg = "/sys/fs/cgroup/ccsh-test";
+	size_t len = 16 << 20;
+	long long before, during, after;
+	char pid[32];
+	int buf;
+
+	if (write_str("/sys/fs/cgroup/cgroup.subtree_control", "+memory"))
+		SKIP(return, "no cgroup2 memory controller");
+	mkdir(cg, 0755);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	ASSERT_EQ(0, write_str("/sys/fs/cgroup/ccsh-test/cgroup.procs", pid));
+	before = memcg_current(cg);
+	buf = heap_alloc(self->fd, len, O_RDWR, 0);
+	ASSERT_LE(0, buf);
+	during = memcg_current(cg);
+	close(buf);
+	after = memcg_current(cg);
+	write_str("/sys/fs/cgroup/cgroup.procs", pid);
+	rmdir(cg);
+	EXPECT_GE(during - before, (long long)len);
+	EXPECT_LT(after, during - (long long)len / 2);
+}
+
+TEST_F(heap, killed_allocator_leaves_nothing_behind)
+{
+	struct stats now;
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		for (;;) {
+			int b = heap_alloc(self->fd, 256 << 20, O_RDWR, 0);
+
+			if (b >= 0)
+				close(b);
+		}
+	}
+	usleep(300 * 1000);
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	ASSERT_EQ(0, read_stats(&now));
+	EXPECT_EQ(self->base.buffers, now.buffers);
+	EXPECT_EQ(self->base.shared_bytes, now.shared_bytes);
+	EXPECT_EQ(self->base.leaked_bytes, now.leaked_bytes);
+}
+
+TEST_HARNESS_MAIN

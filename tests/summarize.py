@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Summarize the serial logs of test VM runs.
+
+usage: summarize.py KUNIT_PY RUN=LOG[:kunit] ...
+
+For every run it counts: the VM reached its end marker; the kernel printed
+no warning, oops or lockdep report; the KUnit results (parsed by the
+kernel tree's own kunit.py) when the run is marked :kunit; and every TAP
+result of the test programs the VM ran. Prints each failure, then one
+closing line "N passed, N failed, N skipped". Exits 1 on any failure.
+"""
+import json
+import re
+import subprocess
+import sys
+import tempfile
+
+KERNEL_TROUBLE = re.compile(
+    r'(WARNING:|BUG:|Oops|Kernel panic|UBSAN:|kernel BUG|'
+    r'INFO: task .* blocked|possible recursive locking|'
+    r'circular locking dependency|suspicious RCU usage|Call Trace:)')
+TAP_RESULT = re.compile(r'^(not )?ok \d+ (\S+)(.*)$')
+
+
+class Tally:
+    def __init__(self):
+        self.passed = self.failed = self.skipped = 0
+        self.failures = []
+
+    def add(self, name, status, why=''):
+        if status == 'PASS':
+            self.passed += 1
+        elif status == 'SKIP':
+            self.skipped += 1
+        else:
+            self.failed += 1
+            self.failures.append(f'{name}: {why or status}')
+
+
+def kunit_cases(group, prefix=''):
+    name = f"{prefix}{group['name']}"
+    for case in group.get('test_cases', []):
+        yield f"{name}.{case['name']}", case['status']
+    for sub in group.get('sub_groups', []):
+        yield from kunit_cases(sub, f'{name}.' if prefix or
+                               group['name'] != 'KUnit Test Group' else '')
+
+
+def count_kunit(tally, kunit_py, run, log):
+    with tempfile.NamedTemporaryFile(suffix='.json') as out:
+        subprocess.run([sys.executable, kunit_py, 'parse', f'--json={out.name}',
+                        log], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
+        try:
+            with open(out.name) as f:
+                results = json.load(f)
+        except (OSError, ValueError):
+            results = {}
+    cases = list(kunit_cases(results)) if results else []
+    if not cases:
+        tally.add(f'{run}: kunit', 'FAIL', 'no KUnit results in the log')
+    for name, status in cases:
+        tally.add(f'{run}: kunit {name}', 'SKIP' if status == 'SKIPPED'
+                  else status)
+
+
+def count_programs(tally, run, lines):
+    current, results = None, 0
+    for line in lines:
+        if line.startswith('CCSH-BEGIN '):
+            current, results, failed = line.split()[1], 0, 0
+            continue
+        if current is None:
+            continue
+        if line.startswith(f'CCSH-END {current} '):
+            rc = int(line.rsplit('rc=', 1)[1])
+            if results == 0 or (rc != 0 and not failed):
+                tally.add(f'{run}: {current}', 'FAIL',
+                          f'exit status {rc}, {results} results')
+            current = None
+            continue
+        m = TAP_RESULT.match(line)
+        if not m:
+            continue
+        results += 1
+        status = 'FAIL' if m.group(1) else (
+            'SKIP' if '# SKIP' in m.group(3) else 'PASS')
+        failed += status == 'FAIL'
+        tally.add(f'{run}: {current} {m.group(2)}', status)
+    if current is not None:
+        tally.add(f'{run}: {current}', 'FAIL', 'ended without its end marker')
+
+
+def count_run(tally, kunit_py, spec):
+    run, rest = spec.split('=', 1)
+    log, _, flags = rest.partition(':')
+    try:
+        with open(log, errors='replace') as f:
+            lines = f.read().splitlines()
+    except OSError:
+        lines = []
+    done = any(line.startswith('CCSH-VM-DONE') for line in lines)
+    tally.add(f'{run}: VM boots, runs its tests and powers off',
+              'PASS' if done else 'FAIL', 'no end marker (timeout or panic)')
+    trouble = [line for line in lines if KERNEL_TROUBLE.search(line)]
+    tally.add(f'{run}: kernel log free of warnings and oopses',
+              'FAIL' if trouble else 'PASS', trouble[0] if trouble else '')
+    if 'kunit' in flags.split(','):
+        count_kunit(tally, kunit_py, run, log)
+    count_programs(tally, run, lines)
+
+
+def main():
+    tally = Tally()
+    for spec in sys.argv[2:]:
+        count_run(tally, sys.argv[1], spec)
+    for failure in tally.failures:
+        print(f'FAIL {failure}')
+    print(f'{tally.passed} passed, {tally.failed} failed, '
+          f'{tally.skipped} skipped')
+    return 1 if tally.failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
