@@ -7,7 +7,7 @@ set -euo pipefail
 
 pkgs=(build-essential bc bison flex libelf-dev libssl-dev cpio ccache
       qemu-system-x86 busybox-static sparse python3 rsync kmod git xz-utils
-      gzip)
+      gzip python3-ply python3-git)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||

@@ -19,7 +19,8 @@ import tempfile
 KERNEL_TROUBLE = re.compile(
     r'(WARNING:|BUG:|Oops|Kernel panic|UBSAN:|kernel BUG|'
     r'INFO: task .* blocked|possible recursive locking|'
-    r'circular locking dependency|suspicious RCU usage|Call Trace:)')
+    r'circular locking dependency|suspicious RCU usage|Call Trace:|'
+    r'Out of memory|invoked oom-killer)')
 TAP_RESULT = re.compile(r'^(not )?ok \d+ (\S+)(.*)$')
 
 

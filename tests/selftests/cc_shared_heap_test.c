@@ -12,7 +12,6 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +24,7 @@
 #include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
 
-#include "kselftest_harness.h"
+#include "../kselftest_harness.h"
 
 #define HEAP_NODE "/dev/dma_heap/system_cc_shared"
 #define DEBUGFS "/sys/kernel/debug/cc_shared_heap/"
@@ -61,7 +60,7 @@ static int read_stats(struct stats *s)
 	if (!f)
 		return -1;
 	while (fscanf(f, "%63s %lld", name, &val) == 2) {
-		for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
 			if (strcmp(name, fields[i].name))
 				continue;
 			*(long long *)((char *)s + fields[i].off) = val;
@@ -138,7 +137,7 @@ static bool cmdline_has(const char *word)
 			buf[0] = 0;
 		fclose(f);
 	}
-	return strstr(buf, word) != NULL;
+	return strstr(buf, word);
 }
 
 TEST(node_is_present_only_with_emulation)
@@ -208,7 +207,7 @@ TEST_F(heap, mmap_write_then_read_back)
 	size_t len = 3 << 20;
 	int buf = heap_alloc(self->fd, len, O_RDWR | O_CLOEXEC, 0);
 	struct dma_buf_sync sync = { .flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW };
-	uint32_t *p;
+	unsigned int *p;
 	size_t i;
 
 	ASSERT_LE(0, buf);
@@ -216,14 +215,14 @@ TEST_F(heap, mmap_write_then_read_back)
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(0, ioctl(buf, DMA_BUF_IOCTL_SYNC, &sync));
 	for (i = 0; i < len / 4; i++)
-		p[i] = (uint32_t)i * 2654435761u;
+		p[i] = (unsigned int)i * 2654435761u;
 	sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW;
 	ASSERT_EQ(0, ioctl(buf, DMA_BUF_IOCTL_SYNC, &sync));
 	munmap(p, len);
 
 	p = mmap(NULL, len, PROT_READ, MAP_SHARED, buf, 0);
 	ASSERT_NE(MAP_FAILED, p);
-	for (i = 0; i < len / 4 && p[i] == (uint32_t)i * 2654435761u; i++)
+	for (i = 0; i < len / 4 && p[i] == (unsigned int)i * 2654435761u; i++)
 		;
 	EXPECT_EQ(len / 4, i) TH_LOG("word %zu differs", i);
 	munmap(p, len);
@@ -260,6 +259,29 @@ TEST_F(heap, absurd_length_gives_enomem)
 {
 	EXPECT_EQ(-ENOMEM, heap_alloc(self->fd, 1ULL << 50, O_RDWR, 0));
 	EXPECT_EQ(-ENOMEM, heap_alloc(self->fd, 1ULL << 62, O_RDWR, 0));
+}
+
+static long long mem_total(void)
+{
+	long long kb = -1;
+	char line[128];
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemTotal: %lld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb * 1024;
+}
+
+/* Plausible but impossible: all of RAM. Must fail without the OOM killer. */
+TEST_F(heap, request_for_all_of_ram_gives_enomem)
+{
+	long long total = mem_total();
+
+	ASSERT_LT(0, total);
+	EXPECT_EQ(-ENOMEM, heap_alloc(self->fd, total & ~(PAGE - 1), O_RDWR, 0));
 }
 
 TEST_F(heap, unaligned_length_is_rounded_up_to_pages)
@@ -316,7 +338,7 @@ TEST_F(heap, mapping_keeps_buffer_alive_after_close)
 	p = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, buf, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	close(buf);
-	strcpy(p + PAGE, "still here");
+	snprintf(p + PAGE, PAGE, "still here");
 	ASSERT_EQ(0, read_stats(&now));
 	EXPECT_EQ(self->base.buffers + 1, now.buffers);
 	EXPECT_STREQ("still here", p + PAGE);
@@ -335,14 +357,14 @@ TEST_F(heap, child_shares_the_mapping_and_parent_closes_first)
 	ASSERT_EQ(0, pipe(sync_pipe));
 	p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, buf, 0);
 	ASSERT_NE(MAP_FAILED, p);
-	strcpy(p, "from parent");
+	snprintf(p, PAGE, "from parent");
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		/* wait until the parent has dropped everything */
 		if (read(sync_pipe[0], &c, 1) != 1 || strcmp(p, "from parent"))
 			_exit(1);
-		strcpy(p + PAGE, "from child");
+		snprintf(p + PAGE, PAGE, "from child");
 		_exit(strcmp(p + PAGE, "from child") ? 2 : 0);
 	}
 	close(buf);

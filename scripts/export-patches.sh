@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Export the series as mailable `git format-patch` files in build/patches:
+# a scratch git tree of the pinned source, one commit per patch in
+# patches/series carrying its edits and the new files patches/export.map
+# gives it. With BUILD_EACH=1, build the kernel at every commit.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+export PATH="/usr/bin:/bin:$PATH"	# Debian python3 has ply for spdxcheck
+EXP="$BUILD/export"
+OUT="$BUILD/patches"
+MAP="$REPO/patches/export.map"
+
+sum=$(sha256sum "$LINUX_TARBALL" | cut -d' ' -f1)
+[ "$sum" = "$LINUX_TARBALL_SHA256" ] || die "tarball checksum mismatch"
+rm -rf "$EXP" "$OUT"
+mkdir -p "$EXP"
+tar -C "$EXP" -xf "$LINUX_TARBALL"
+tree="$EXP/$LINUX_TOPDIR"
+git -C "$tree" init -q
+git -C "$tree" add -A -f
+git -C "$tree" -c user.name=base -c user.email=base@invalid commit -qm \
+	"Linux $LINUX_PKG $LINUX_PKG_VERSION"
+base=$(git -C "$tree" rev-parse HEAD)
+
+# the commit message is everything between the Subject and the "---" line
+message() {
+	sed -n '/^Subject: /{s/^Subject: \(\[PATCH[^]]*\] \)\?//;p;:b;n;/^---$/q;p;bb}' "$1"
+}
+
+build_commit() {
+	local obj="$BUILD/export-obj"
+	mkdir -p "$obj"
+	cp "$OBJ/.config" "$obj/.config"
+	make -C "$tree" O="$obj" ARCH=x86_64 -j"$JOBS" CC="ccache gcc" \
+		HOSTCC="ccache gcc" olddefconfig >/dev/null
+	make -C "$tree" O="$obj" ARCH=x86_64 -j"$JOBS" CC="ccache gcc" \
+		HOSTCC="ccache gcc" W=1 bzImage >/dev/null ||
+		die "the tree does not build after $1"
+	say "builds: $1"
+}
+
+while read -r p; do
+	[ -n "$p" ] || continue
+	git -C "$tree" apply --whitespace=error "$REPO/patches/$p"
+	while read -r name src dst; do
+		[ "$name" = "$p" ] || continue
+		dst=${dst:-${src#kernel/}}
+		mkdir -p "$(dirname "$tree/$dst")"
+		cp "$REPO/$src" "$tree/$dst"
+	done < <(grep -v '^#' "$MAP")
+	author=$(sed -n 's/^From: //p;/^$/q' "$REPO/patches/$p" | head -n1)
+	git -C "$tree" add -A -f
+	git -C "$tree" -c user.name=export -c user.email=export@invalid \
+		commit -q --author="$author" -F <(message "$REPO/patches/$p")
+	[ "${BUILD_EACH:-0}" = 1 ] && build_commit "$p"
+done < "$REPO/patches/series"
+
+git -C "$tree" format-patch -q -o "$OUT" "$base"..HEAD
+for f in "$OUT"/*.patch; do
+	"$tree/scripts/checkpatch.pl" --strict -q "$f" ||
+		die "checkpatch complains about ${f##*/}"
+done
+say "series: $(ls "$OUT" | wc -l) patches in build/patches, checkpatch --strict clean"
