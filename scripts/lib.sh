@@ -8,6 +8,8 @@ SRC="$BUILD/src/$LINUX_TOPDIR"
 OBJ="$BUILD/obj"
 JOBS=${JOBS:-$(nproc)}
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+# hits across clones in other folders (CI clones afresh)
+export CCACHE_BASEDIR="$REPO" CCACHE_NOHASHDIR=1
 KMAKE=(make -C "$SRC" O="$OBJ" ARCH=x86_64 -j"$JOBS"
        CC="ccache gcc" HOSTCC="ccache gcc"
        KBUILD_BUILD_TIMESTAMP=cc-shared-heap KBUILD_BUILD_USER=ccsh

@@ -20,10 +20,15 @@ limit=${VM_TIMEOUT:-900}
 say "VM: emulated conversions (cc_shared_heap.emulate=1)"
 "$REPO/scripts/boot.sh" "$LOGS/emulated.log" "$limit" \
 	cc_shared_heap.emulate=1 ccsh_run=check || true
+# swiotlb=force emulates CoCo's forced bouncing: shared buffers must not bounce
+say "VM: emulated conversions with swiotlb=force"
+"$REPO/scripts/boot.sh" "$LOGS/swiotlb.log" "$limit" \
+	swiotlb=force cc_shared_heap.emulate=1 ccsh_run=check || true
 # plain boot of the same kernel: the heap must stay invisible
 say "VM: plain boot, no emulation"
 "$REPO/scripts/boot.sh" "$LOGS/plain.log" "$limit" \
 	kunit.enable=0 ccsh_run=plain || true
 
 python3 "$here/summarize.py" "$SRC/tools/testing/kunit/kunit.py" \
-	"emulated=$LOGS/emulated.log:kunit" "plain=$LOGS/plain.log"
+	"emulated=$LOGS/emulated.log:kunit" "swiotlb=$LOGS/swiotlb.log:kunit" \
+	"plain=$LOGS/plain.log"

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@
 
 #include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
+#include <drm/drm.h>
 
 #include "../kselftest_harness.h"
 
@@ -505,6 +507,139 @@ TEST_F(heap, killed_allocator_leaves_nothing_behind)
 	EXPECT_EQ(self->base.buffers, now.buffers);
 	EXPECT_EQ(self->base.shared_bytes, now.shared_bytes);
 	EXPECT_EQ(self->base.leaked_bytes, now.leaked_bytes);
+}
+
+/* --- importing into vgem (DRM PRIME maps the attachment) --- */
+
+#define SYSTEM_NODE "/dev/dma_heap/system"
+#define IO_TLB_USED "/sys/kernel/debug/swiotlb/io_tlb_used"
+
+static int open_vgem(void)
+{
+	char name[32], drv[16];
+	int i, fd;
+
+	for (i = 0; i < 16; i++) {
+		struct drm_version v = { .name = drv, .name_len = sizeof(drv) - 1 };
+
+		snprintf(name, sizeof(name), "/dev/dri/card%d", i);
+		fd = open(name, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		memset(drv, 0, sizeof(drv));
+		if (!ioctl(fd, DRM_IOCTL_VERSION, &v) && !strcmp(drv, "vgem"))
+			return fd;
+		close(fd);
+	}
+	return -1;
+}
+
+static int vgem_import(int vgem, int dmabuf, unsigned int *handle)
+{
+	struct drm_prime_handle h = { .fd = dmabuf };
+
+	if (ioctl(vgem, DRM_IOCTL_PRIME_FD_TO_HANDLE, &h))
+		return -errno;
+	*handle = h.handle;
+	return 0;
+}
+
+static void vgem_close(int vgem, unsigned int handle)
+{
+	struct drm_gem_close c = { .handle = handle };
+
+	ioctl(vgem, DRM_IOCTL_GEM_CLOSE, &c);
+}
+
+static long long swiotlb_used(void)
+{
+	long long v = -1;
+	FILE *f = fopen(IO_TLB_USED, "r");
+
+	if (f) {
+		if (fscanf(f, "%lld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+FIXTURE(vgem) {
+	int vgem;
+	int cc_heap;
+	bool forced;
+};
+
+FIXTURE_SETUP(vgem)
+{
+	self->cc_heap = open(HEAP_NODE, O_RDONLY | O_CLOEXEC);
+	self->vgem = open_vgem();
+	self->forced = cmdline_has("swiotlb=force") && swiotlb_used() >= 0;
+	if (self->cc_heap < 0)
+		SKIP(return, "%s absent", HEAP_NODE);
+	if (self->vgem < 0)
+		SKIP(return, "no vgem device");
+}
+
+FIXTURE_TEARDOWN(vgem)
+{
+	if (self->vgem >= 0)
+		close(self->vgem);
+	if (self->cc_heap >= 0)
+		close(self->cc_heap);
+}
+
+TEST_F(vgem, imports_a_shared_buffer_larger_than_a_bounce_segment)
+{
+	int buf = heap_alloc(self->cc_heap, 4 << 20, O_RDWR | O_CLOEXEC, 0);
+	unsigned int handle = 0;
+
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, vgem_import(self->vgem, buf, &handle));
+	vgem_close(self->vgem, handle);
+	close(buf);
+}
+
+/* Control: the forced environment really bounces ordinary buffers. */
+TEST_F(vgem, system_heap_import_takes_bounce_slots_when_forced)
+{
+	int sys_heap, buf;
+	long long before, during;
+	unsigned int handle = 0;
+
+	if (!self->forced)
+		SKIP(return, "swiotlb not forced (boot with swiotlb=force)");
+	sys_heap = open(SYSTEM_NODE, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, sys_heap);
+	buf = heap_alloc(sys_heap, 64 << 10, O_RDWR | O_CLOEXEC, 0);
+	ASSERT_LE(0, buf);
+	before = swiotlb_used();
+	ASSERT_EQ(0, vgem_import(self->vgem, buf, &handle));
+	during = swiotlb_used();
+	vgem_close(self->vgem, handle);
+	TH_LOG("system heap 64 KiB import: io_tlb_used %lld -> %lld", before, during);
+	EXPECT_LE(before + 32, during);		/* 64 KiB = 32 slots of 2 KiB */
+	EXPECT_EQ(before, swiotlb_used());
+	close(buf);
+	close(sys_heap);
+}
+
+TEST_F(vgem, shared_buffer_import_takes_no_bounce_slot_when_forced)
+{
+	int buf = heap_alloc(self->cc_heap, 4 << 20, O_RDWR | O_CLOEXEC, 0);
+	long long before, during;
+	unsigned int handle = 0;
+
+	if (!self->forced)
+		SKIP(close(buf); return, "swiotlb not forced (boot with swiotlb=force)");
+	ASSERT_LE(0, buf);
+	before = swiotlb_used();
+	ASSERT_EQ(0, vgem_import(self->vgem, buf, &handle));
+	during = swiotlb_used();
+	vgem_close(self->vgem, handle);
+	TH_LOG("system_cc_shared 4 MiB import: io_tlb_used %lld -> %lld", before, during);
+	EXPECT_EQ(before, during);
+	close(buf);
 }
 
 TEST_HARNESS_MAIN

@@ -84,7 +84,7 @@ static struct sg_table *ccsh_map_dma_buf(struct dma_buf_attachment *at,
 	struct ccsh_attachment *a = at->priv;
 	int ret;
 
-	ret = dma_map_sgtable(at->dev, &a->sgt, dir, 0);
+	ret = dma_map_sgtable(at->dev, &a->sgt, dir, DMA_ATTR_CC_SHARED);
 	if (ret)
 		return ERR_PTR(ret);
 	a->mapped = true;
@@ -98,7 +98,7 @@ static void ccsh_unmap_dma_buf(struct dma_buf_attachment *at,
 	struct ccsh_attachment *a = at->priv;
 
 	a->mapped = false;
-	dma_unmap_sgtable(at->dev, sgt, dir, 0);
+	dma_unmap_sgtable(at->dev, sgt, dir, DMA_ATTR_CC_SHARED);
 }
 
 static int ccsh_begin_cpu_access(struct dma_buf *dmabuf,

@@ -444,7 +444,7 @@ static void vmap_twice_returns_one_mapping(struct kunit *test)
 	ccsh_test_put(dmabuf);
 }
 
-static void device_mapping_covers_every_page(struct kunit *test)
+static void device_maps_every_page_in_place(struct kunit *test)
 {
 	struct dma_buf *dmabuf = ccsh_test_alloc(test, SZ_2M + SZ_64K + SZ_4K);
 	struct device *dev = ccsh_test_device(test, DMA_BIT_MASK(64));
@@ -458,8 +458,13 @@ static void device_mapping_covers_every_page(struct kunit *test)
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, at);
 	sgt = dma_buf_map_attachment_unlocked(at, DMA_BIDIRECTIONAL);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, sgt);
-	for_each_sgtable_dma_sg(sgt, sg, i)
+	for_each_sgtable_dma_sg(sgt, sg, i) {
+		/* in place, at the unencrypted address: never a bounce slot */
+		KUNIT_EXPECT_EQ_MSG(test, sg_dma_address(sg),
+				    phys_to_dma_unencrypted(dev, sg_phys(sg)),
+				    "entry %u", i);
 		bytes += sg_dma_len(sg);
+	}
 	KUNIT_EXPECT_EQ(test, bytes, (unsigned long)dmabuf->size);
 	KUNIT_EXPECT_EQ(test, dma_buf_begin_cpu_access(dmabuf, DMA_FROM_DEVICE), 0);
 	KUNIT_EXPECT_EQ(test, dma_buf_end_cpu_access(dmabuf, DMA_TO_DEVICE), 0);
@@ -474,7 +479,7 @@ static struct kunit_case ccsh_dmabuf_cases[] = {
 	KUNIT_CASE(vmap_shows_a_zeroed_buffer),
 	KUNIT_CASE(vmap_maps_the_pages_in_buffer_order),
 	KUNIT_CASE(vmap_twice_returns_one_mapping),
-	KUNIT_CASE(device_mapping_covers_every_page),
+	KUNIT_CASE(device_maps_every_page_in_place),
 	{}
 };
 
