@@ -12,7 +12,7 @@ shift 2
 append="console=ttyS0 panic=-1 oops=panic $*"
 
 timeout --foreground -k 5 "$limit" \
-	qemu-system-x86_64 -accel tcg -m 1G -smp 2 -nographic -no-reboot \
+	qemu-system-x86_64 -accel tcg -m "${VM_MEM:-1G}" -smp 2 -nographic -no-reboot \
 	-kernel "$BUILD/bzImage" -initrd "$BUILD/initramfs.cpio.gz" \
 	-append "$append" </dev/null > "$log" 2>&1 || true
 tr -d '\r' < "$log" > "$log.tmp" && mv "$log.tmp" "$log"
