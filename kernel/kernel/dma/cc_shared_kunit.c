@@ -236,6 +236,7 @@ static struct kunit_suite dma_cc_shared_suite = {
 	.name = "dma_cc_shared",
 	.test_cases = dma_cc_shared_cases,
 };
+
 kunit_test_suite(dma_cc_shared_suite);
 
 MODULE_DESCRIPTION("KUnit tests for DMA_ATTR_CC_SHARED");
