@@ -3,8 +3,7 @@
  * Host test of ccsh-bench's log analysis (tools/ccsh-bench-model.h):
  * synthetic emulation-log records in, exact counts out.
  *
- *	gcc -O2 -Wall -Werror -o ccsh-bench-model-test \
- *		tools/ccsh-bench-model-test.c && ./ccsh-bench-model-test
+ *	gcc -O2 -Wall -Werror -o /tmp/model-test <this file> && /tmp/model-test
  *
  * Prints every mismatch and exits 1 if there was one.
  */
@@ -68,7 +67,7 @@ static void check_tally(int line, const char *name,
 	char label[128];
 	size_t i;
 
-	for (i = 0; i < sizeof(got) / sizeof(got[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(got); i++) {
 		snprintf(label, sizeof(label), "%s: %s", name, what[i]);
 		expect_eq(line, label, got[i], want[i]);
 	}
@@ -109,7 +108,7 @@ static void test_single_calls(void)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(single_cases) / sizeof(single_cases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(single_cases); i++) {
 		const struct single_case *c = &single_cases[i];
 		struct ccsh_tally t = { 0 };
 
@@ -197,7 +196,7 @@ static void test_parse_lines(void)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(line_cases) / sizeof(line_cases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(line_cases); i++) {
 		const struct line_case *c = &line_cases[i];
 		struct ccsh_call call = { 0 };
 		uint64_t dropped = 0;

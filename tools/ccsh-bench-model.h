@@ -17,6 +17,10 @@
 
 #include "ccsh-cost-model.h"
 
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
 /* One record of /sys/kernel/debug/cc_shared_heap/emu_log */
 struct ccsh_call {
 	char dir;		/* 'S': to shared, 'U': back to private */

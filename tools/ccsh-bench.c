@@ -43,17 +43,20 @@
 
 #include "ccsh-bench-model.h"
 
+#ifndef HEAP_DIR		/* both overridable for a test build on the host */
 #define HEAP_DIR	"/dev/dma_heap/"
+#endif
+#ifndef DBG_DIR
 #define DBG_DIR		"/sys/kernel/debug/cc_shared_heap/"
-#define KIB		(1ULL << 10)
-#define MIB		(1ULL << 20)
-#define GIB		(1ULL << 30)
+#endif
+#define KIB		(UINT64_C(1) << 10)
+#define MIB		(UINT64_C(1) << 20)
+#define GIB		(UINT64_C(1) << 30)
 #define BLOCK_BYTES	(CCSH_MODEL_BLOCK_PAGES * CCSH_MODEL_PAGE_SIZE)
 #define ITER_BYTES	(256 * MIB)	/* iterations = ITER_BYTES / size, */
 #define ITER_MIN	3		/* clamped to [ITER_MIN, ITER_MAX] */
 #define ITER_MAX	200
 #define MAX_SIZES	16
-#define MAX_TARGETS	(6 * MAX_SIZES)
 
 enum strategy { ST_SYSTEM, ST_NAIVE, ST_COLD, ST_WARM, ST_COUNT };
 
@@ -97,21 +100,68 @@ struct row {
 	struct ccsh_tally tally;
 };
 
-/* One row's numbers as reported; NAN where there is nothing to report */
-struct metrics {
-	double calls, share_calls, unshare_calls, pages_4k, blocks_2m;
-	double partial_2m, snp_entries, snp_vmgexits, tdx_mapgpa;
-	double tdx_accept_4k, snp_us, tdx_us;	/* all per GiB allocated */
-	double ratio;				/* throughput / system's */
+/* Per-GiB conversion metrics of a row, in the order of metric_names[] */
+enum metric {
+	M_CALLS, M_SHARE_CALLS, M_UNSHARE_CALLS, M_PAGES_4K, M_BLOCKS_2M,
+	M_PARTIAL_2M, M_SNP_ENTRIES, M_SNP_VMGEXITS, M_TDX_MAPGPA,
+	M_TDX_ACCEPT_4K, M_SNP_US, M_TDX_US, M_COUNT
 };
 
-struct target {
+static const char *const metric_names[M_COUNT] = {
+	"calls_per_gib", "share_calls_per_gib", "unshare_calls_per_gib",
+	"pages_4k_per_gib", "blocks_2m_per_gib", "partial_2m_per_gib",
+	"snp_entries_per_gib", "snp_vmgexits_per_gib", "tdx_mapgpa_per_gib",
+	"tdx_accept_4k_per_gib", "snp_model_us_per_gib",
+	"tdx_model_us_per_gib",
+};
+
+/* One row's numbers as reported; NAN where there is nothing to report */
+struct metrics {
+	double v[M_COUNT];	/* per GiB allocated */
+	double ratio;		/* throughput / the system heap's */
+};
+
+/* Which sizes a target applies to */
+enum target_sizes {
+	TS_ANY,
+	TS_BIG,		/* >= 2 MiB: below that, one 2 MiB conversion is a lot */
+	TS_BLOCKS,	/* multiples of 2 MiB */
+};
+
+#define T_RATIO		(-1)	/* the strategy's throughput / system's */
+#define T_EXIT_RATIO	(-2)	/* naive's SNP VMGEXITs / cold's */
+
+static const struct target_def {
 	const char *name;
 	const char *label;
-	uint64_t size;
-	double value;		/* NAN: no data */
+	enum strategy st;
+	int metric;		/* M_*, T_RATIO or T_EXIT_RATIO */
 	const char *op;		/* ">=", "<=" or "==" */
 	double limit;
+	enum target_sizes sizes;
+} target_defs[] = {
+	{ "warm_vs_system_throughput", "warm/system throughput", ST_WARM,
+	  T_RATIO, ">=", 0.8, TS_BIG },
+	{ "cold_share_calls_per_gib", "cold share calls/GiB", ST_COLD,
+	  M_SHARE_CALLS, "<=", 512, TS_BIG },
+	{ "cold_unshare_calls_per_gib", "cold unshare calls/GiB", ST_COLD,
+	  M_UNSHARE_CALLS, "<=", 512, TS_BIG },
+	{ "warm_calls_per_gib", "warm calls/GiB", ST_WARM,
+	  M_CALLS, "==", 0, TS_ANY },
+	{ "cold_partial_2m_per_gib", "cold partial 2M blocks/GiB", ST_COLD,
+	  M_PARTIAL_2M, "==", 0, TS_BLOCKS },
+	{ "warm_partial_2m_per_gib", "warm partial 2M blocks/GiB", ST_WARM,
+	  M_PARTIAL_2M, "==", 0, TS_BLOCKS },
+	{ "naive_vs_cold_snp_vmgexits", "naive/cold SNP VMGEXITs", ST_COLD,
+	  T_EXIT_RATIO, ">=", 100, TS_BIG },
+};
+
+#define N_TARGET_DEFS	(ARRAY_SIZE(target_defs))
+
+struct target {
+	const struct target_def *def;
+	uint64_t size;
+	double value;		/* NAN: no data */
 	bool pass;
 	const char *note;
 };
@@ -126,7 +176,7 @@ struct stats {
 };
 
 static struct row rows[ST_COUNT][MAX_SIZES];
-static struct target targets[MAX_TARGETS];
+static struct target targets[N_TARGET_DEFS * MAX_SIZES];
 static unsigned int ntargets;
 
 static struct {
@@ -259,7 +309,7 @@ static void check_environment(void)
 	};
 	unsigned int i, missing = 0;
 
-	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(need); i++) {
 		if (access(need[i].path, need[i].mode)) {
 			fprintf(stderr, "ccsh-bench: %s: %s\n", need[i].path,
 				strerror(errno));
@@ -267,7 +317,7 @@ static void check_environment(void)
 		}
 	}
 	if (missing)
-		fatal("%u required file(s) missing; boot with debugfs mounted and cc_shared_heap.emulate=1",
+		fatal("%u required file(s) missing (needs debugfs and cc_shared_heap.emulate=1)",
 		      missing);
 }
 
@@ -325,7 +375,7 @@ static void log_collect(struct row *r)
 		case CCSH_LINE_DROPPED:
 			if (!r->log_error[0])
 				snprintf(r->log_error, sizeof(r->log_error),
-					 "emu_log overflowed in one iteration (%" PRIu64 " records dropped)",
+					 "emu_log overflowed (%" PRIu64 " dropped)",
 					 dropped);
 			break;
 		case CCSH_LINE_BAD:
@@ -429,7 +479,7 @@ static void fmt_size(char *buf, size_t len, uint64_t size)
 static void run_all(const struct config *cfg)
 {
 	unsigned int st, si;
-	char sz[16];
+	char sz[24];
 
 	for (st = 0; st < ST_COUNT; st++) {
 		int heap = open_heap(strategies[st].heap);
@@ -460,100 +510,98 @@ static void row_metrics(unsigned int st, unsigned int si, struct metrics *m)
 	const struct ccsh_tally *t = &r->tally;
 	uint64_t bytes = r->size * r->iters;
 	bool conv = !r->error[0] && !r->log_error[0];
-	double v[] = {
-		t->calls, t->share_calls, t->unshare_calls, t->pages_4k,
-		t->blocks_2m, t->partial_2m, t->snp_entries, t->snp_vmgexits,
-		t->tdx_mapgpa, t->tdx_accept_4k, ccsh_model_snp_us(t),
-		ccsh_model_tdx_us(t),
-	};
-	double *out[] = {
-		&m->calls, &m->share_calls, &m->unshare_calls, &m->pages_4k,
-		&m->blocks_2m, &m->partial_2m, &m->snp_entries,
-		&m->snp_vmgexits, &m->tdx_mapgpa, &m->tdx_accept_4k,
-		&m->snp_us, &m->tdx_us,
+	const double count[M_COUNT] = {
+		[M_CALLS] = t->calls,
+		[M_SHARE_CALLS] = t->share_calls,
+		[M_UNSHARE_CALLS] = t->unshare_calls,
+		[M_PAGES_4K] = t->pages_4k,
+		[M_BLOCKS_2M] = t->blocks_2m,
+		[M_PARTIAL_2M] = t->partial_2m,
+		[M_SNP_ENTRIES] = t->snp_entries,
+		[M_SNP_VMGEXITS] = t->snp_vmgexits,
+		[M_TDX_MAPGPA] = t->tdx_mapgpa,
+		[M_TDX_ACCEPT_4K] = t->tdx_accept_4k,
+		[M_SNP_US] = ccsh_model_snp_us(t),
+		[M_TDX_US] = ccsh_model_tdx_us(t),
 	};
 	unsigned int i;
 
-	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-		*out[i] = conv ? ccsh_per_gib(v[i], bytes) : NAN;
+	for (i = 0; i < M_COUNT; i++)
+		m->v[i] = conv ? ccsh_per_gib(count[i], bytes) : NAN;
 	m->ratio = NAN;
 	if (!r->error[0] && !sys->error[0] && sys->mib_s > 0)
 		m->ratio = r->mib_s / sys->mib_s;
 }
 
-static void add_target(const char *name, const char *label, uint64_t size,
-		       double value, const char *op, double limit,
-		       const char *note)
+static void add_target(const struct target_def *def, uint64_t size,
+		       double value, const char *note)
 {
 	struct target *t = &targets[ntargets++];
 
-	t->name = name;
-	t->label = label;
+	t->def = def;
 	t->size = size;
 	t->value = value;
-	t->op = op;
-	t->limit = limit;
 	t->note = note;
 	if (isnan(value))
 		t->pass = false;
-	else if (!strcmp(op, ">="))
-		t->pass = value >= limit;
-	else if (!strcmp(op, "<="))
-		t->pass = value <= limit;
+	else if (!strcmp(def->op, ">="))
+		t->pass = value >= def->limit;
+	else if (!strcmp(def->op, "<="))
+		t->pass = value <= def->limit;
 	else
-		t->pass = value == limit;
+		t->pass = value == def->limit;
 }
 
 /* naive's modelled SNP exits over cold's; infinite when cold made none */
 static double exit_ratio(const struct metrics *naive,
 			 const struct metrics *cold)
 {
-	if (isnan(naive->snp_vmgexits) || isnan(cold->snp_vmgexits))
+	double n = naive->v[M_SNP_VMGEXITS], c = cold->v[M_SNP_VMGEXITS];
+
+	if (isnan(n) || isnan(c))
 		return NAN;
-	if (cold->snp_vmgexits > 0)
-		return naive->snp_vmgexits / cold->snp_vmgexits;
-	return naive->snp_vmgexits > 0 ? INFINITY : NAN;
+	if (c > 0)
+		return n / c;
+	return n > 0 ? INFINITY : NAN;
 }
 
+static bool target_applies(enum target_sizes which, uint64_t size)
+{
+	if (which == TS_BIG)
+		return size >= BLOCK_BYTES;
+	if (which == TS_BLOCKS)
+		return !(size % BLOCK_BYTES);
+	return true;
+}
+
+/* Every target at every size it applies to, from this run's rows */
 static void compute_targets(const struct config *cfg)
 {
-	struct metrics m[ST_COUNT];
+	static struct metrics m[ST_COUNT][MAX_SIZES];
+	const struct target_def *def;
 	unsigned int si, st;
 
-	for (si = 0; si < cfg->nsizes; si++) {
-		uint64_t size = cfg->sizes[si];
-		bool big = size >= BLOCK_BYTES;
+	for (st = 0; st < ST_COUNT; st++)
+		for (si = 0; si < cfg->nsizes; si++)
+			row_metrics(st, si, &m[st][si]);
+	for (def = target_defs; def < target_defs + N_TARGET_DEFS; def++) {
+		for (si = 0; si < cfg->nsizes; si++) {
+			uint64_t size = cfg->sizes[si];
+			const struct metrics *r = &m[def->st][si];
+			double v;
 
-		for (st = 0; st < ST_COUNT; st++)
-			row_metrics(st, si, &m[st]);
-		if (big)
-			add_target("warm_vs_system_throughput",
-				   "warm/system throughput", size,
-				   m[ST_WARM].ratio, ">=", 0.8, NULL);
-		if (big) {
-			add_target("cold_share_calls_per_gib",
-				   "cold share calls/GiB", size,
-				   m[ST_COLD].share_calls, "<=", 512, NULL);
-			add_target("cold_unshare_calls_per_gib",
-				   "cold unshare calls/GiB", size,
-				   m[ST_COLD].unshare_calls, "<=", 512, NULL);
+			if (!target_applies(def->sizes, size))
+				continue;
+			if (def->metric == T_RATIO)
+				v = r->ratio;
+			else if (def->metric == T_EXIT_RATIO)
+				v = exit_ratio(&m[ST_NAIVE][si], r);
+			else
+				v = r->v[def->metric];
+			add_target(def, size, v,
+				   def->st == ST_WARM && size > cfg->pool_limit ?
+				   "size above the pool limit" : NULL);
 		}
-		add_target("warm_calls_per_gib", "warm calls/GiB", size,
-			   m[ST_WARM].calls, "==", 0,
-			   size > cfg->pool_limit ? "size above the pool limit" : NULL);
-		if (!(size % BLOCK_BYTES)) {
-			add_target("cold_partial_2m_per_gib",
-				   "cold partial 2M blocks/GiB", size,
-				   m[ST_COLD].partial_2m, "==", 0, NULL);
-			add_target("warm_partial_2m_per_gib",
-				   "warm partial 2M blocks/GiB", size,
-				   m[ST_WARM].partial_2m, "==", 0, NULL);
-		}
-		if (big)
-			add_target("naive_vs_cold_snp_vmgexits",
-				   "naive/cold SNP VMGEXITs", size,
-				   exit_ratio(&m[ST_NAIVE], &m[ST_COLD]), ">=",
-				   100, NULL);
 	}
 }
 
@@ -571,30 +619,34 @@ static const char *fnum(char *buf, size_t len, double v, int prec)
 static void print_header(const struct config *cfg)
 {
 	struct utsname u;
-	char a[16], b[16];
+	char a[24], b[24];
 	unsigned int i;
 
 	uname(&u);
-	fmt_size(a, sizeof(a), cfg->max_bytes);
 	fmt_size(b, sizeof(b), cfg->pool_limit);
-	printf("ccsh-bench on Linux %s: MemTotal %" PRIu64 " MiB, sizes up to %s, pool limit %s (%s)\n",
-	       u.release, cfg->mem_total / MIB, a, b, cfg->pool_limit_from);
+	printf("ccsh-bench on Linux %s, MemTotal %" PRIu64 " MiB\n",
+	       u.release, cfg->mem_total / MIB);
+	printf("sizes up to %" PRIu64 " MiB, pool limit %s (%s)\n",
+	       cfg->max_bytes / MIB, b, cfg->pool_limit_from);
 	for (i = 0; i < cfg->nskipped; i++) {
 		fmt_size(a, sizeof(a), cfg->skipped[i]);
 		printf("skipped %s: above --max-bytes\n", a);
 	}
 	for (i = 0; i < ST_COUNT; i++)
 		printf("  %-6s %s\n", strategies[i].name, strategies[i].what);
-	printf("iteration = DMA_HEAP_IOCTL_ALLOC + close(); iterations = clamp(256M / size, %d, %d)\n",
-	       ITER_MIN, ITER_MAX);
-	printf("conversions per GiB allocated, from emu_log (cold includes the drain after each iteration);\n");
-	printf("ms/GiB columns are MODELLED (tools/ccsh-cost-model.h): assumptions, not measurements\n\n");
+	fmt_size(a, sizeof(a), ITER_BYTES);
+	printf("iterations: clamp(%s / size, %d, %d) x (ALLOC ioctl + close)\n",
+	       a, ITER_MIN, ITER_MAX);
+	printf("conversions: per GiB allocated, from emu_log;\n");
+	printf("  cold counts the pool drain after each iteration too\n");
+	printf("*_ms/G: MODELLED with tools/ccsh-cost-model.h,\n");
+	printf("  assumptions, not measurements\n\n");
 }
 
 static void print_row(unsigned int st, unsigned int si)
 {
 	const struct row *r = &rows[st][si];
-	char sz[16], c[8][24];
+	char sz[24], c[8][24];
 	struct metrics m;
 
 	fmt_size(sz, sizeof(sz), r->size);
@@ -607,11 +659,12 @@ static void print_row(unsigned int st, unsigned int si)
 	printf("%-6s %5s %5u %10.1f %10.1f %9.1f %6s %10s %10s %9s %10s %9s %9s\n",
 	       strategies[st].name, sz, r->iters, r->median_us, r->p99_us,
 	       r->mib_s, fnum(c[0], 24, m.ratio, 2),
-	       fnum(c[1], 24, m.calls, 0), fnum(c[2], 24, m.pages_4k, 0),
-	       fnum(c[3], 24, m.partial_2m, 0),
-	       fnum(c[4], 24, m.snp_vmgexits, 0),
-	       fnum(c[5], 24, m.snp_us / 1e3, 1),
-	       fnum(c[6], 24, m.tdx_us / 1e3, 1));
+	       fnum(c[1], 24, m.v[M_CALLS], 0),
+	       fnum(c[2], 24, m.v[M_PAGES_4K], 0),
+	       fnum(c[3], 24, m.v[M_PARTIAL_2M], 0),
+	       fnum(c[4], 24, m.v[M_SNP_VMGEXITS], 0),
+	       fnum(c[5], 24, m.v[M_SNP_US] / 1e3, 1),
+	       fnum(c[6], 24, m.v[M_TDX_US] / 1e3, 1));
 	if (r->log_error[0])
 		printf("%-6s %5s        conversion counts not valid: %s\n",
 		       strategies[st].name, sz, r->log_error);
@@ -633,7 +686,7 @@ static void print_table(const struct config *cfg)
 static void print_targets(void)
 {
 	unsigned int i, pass = 0;
-	char sz[16], v[24];
+	char sz[24], v[24];
 
 	printf("\ntargets (computed from this run):\n");
 	for (i = 0; i < ntargets; i++) {
@@ -641,11 +694,12 @@ static void print_targets(void)
 
 		fmt_size(sz, sizeof(sz), t->size);
 		pass += t->pass;
-		printf("  %-28s %5s %12s  %s %-5g %s%s%s\n", t->label, sz,
-		       fnum(v, sizeof(v), t->value, 2), t->op, t->limit,
+		printf("  %-28s %5s %12s  %s %-5g %s%s%s%s\n", t->def->label,
+		       sz, fnum(v, sizeof(v), t->value, 2), t->def->op,
+		       t->def->limit,
 		       t->pass ? "PASS" : "MISS",
 		       isnan(t->value) ? " (no data)" : "",
-		       t->note ? t->note : "");
+		       t->note ? " - " : "", t->note ? t->note : "");
 	}
 	printf("targets: %u pass, %u miss\n", pass, ntargets - pass);
 }
@@ -662,7 +716,7 @@ static void print_counters(const struct stats *before,
 	unsigned int i;
 
 	printf("\nkernel counters over the run:");
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
 		if (!stat_get(before, names[i], &b) ||
 		    !stat_get(after, names[i], &a)) {
 			printf(" %s ?", names[i]);
@@ -671,6 +725,337 @@ static void print_counters(const struct stats *before,
 		printf(" %s +%" PRIu64, names[i], a - b);
 		moved += a - b;
 	}
-	printf("\n%s\n", moved ? "WARNING: failures or violations during the run" :
-	       "no failures, leaks or violations");
+	if (moved)
+		printf("\ncounters moved: failures, leaks or violations in the run\n");
+	else
+		printf("\nno failures, leaks or violations\n");
+}
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = *s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void json_num(double v)
+{
+	if (isnan(v) || isinf(v))
+		printf("null");
+	else
+		printf("%.10g", v);
+}
+
+/* "key": value pairs of a record; separators are the caller's */
+static void json_key(const char *key)
+{
+	printf(", \"%s\": ", key);
+}
+
+static void json_model(void)
+{
+	printf("  \"model\": {\"assumptions_not_measurements\": true");
+	printf(", \"source\": \"tools/ccsh-cost-model.h\"");
+	printf(", \"page_size\": %llu, \"block_pages\": %llu",
+	       CCSH_MODEL_PAGE_SIZE, CCSH_MODEL_BLOCK_PAGES);
+	printf(", \"snp_psc_entries_per_vmgexit\": %llu",
+	       CCSH_MODEL_SNP_PSC_ENTRIES);
+	json_key("cpa_call_us");
+	json_num(CCSH_MODEL_CPA_CALL_US);
+	json_key("snp_vmgexit_us");
+	json_num(CCSH_MODEL_SNP_VMGEXIT_US);
+	json_key("snp_pvalidate_4k_us");
+	json_num(CCSH_MODEL_SNP_PVALIDATE_4K_US);
+	json_key("snp_pvalidate_2m_us");
+	json_num(CCSH_MODEL_SNP_PVALIDATE_2M_US);
+	json_key("tdx_mapgpa_us");
+	json_num(CCSH_MODEL_TDX_MAPGPA_US);
+	json_key("tdx_accept_4k_us");
+	json_num(CCSH_MODEL_TDX_ACCEPT_4K_US);
+	json_key("split_us");
+	json_num(CCSH_MODEL_SPLIT_US);
+	printf("},\n");
+}
+
+static void json_record(unsigned int st, unsigned int si, bool last)
+{
+	const struct row *r = &rows[st][si];
+	struct metrics m;
+	bool ok = !r->error[0];
+	unsigned int i;
+
+	row_metrics(st, si, &m);
+	printf("    {\"strategy\": \"%s\", \"size_bytes\": %" PRIu64
+	       ", \"iterations\": %u, \"bytes_allocated\": %" PRIu64,
+	       strategies[st].name, r->size, r->iters, r->size * r->iters);
+	json_key("error");
+	ok ? printf("null") : json_str(r->error);
+	json_key("conversion_error");
+	r->log_error[0] ? json_str(r->log_error) : (void)printf("null");
+	json_key("median_us");
+	json_num(ok ? r->median_us : NAN);
+	json_key("p99_us");
+	json_num(ok ? r->p99_us : NAN);
+	json_key("throughput_mib_s");
+	json_num(ok ? r->mib_s : NAN);
+	json_key("ratio_vs_system");
+	json_num(m.ratio);
+	for (i = 0; i < M_COUNT; i++) {
+		json_key(metric_names[i]);
+		json_num(m.v[i]);
+	}
+	printf(", \"calls\": %" PRIu64 ", \"share_calls\": %" PRIu64
+	       ", \"unshare_calls\": %" PRIu64 ", \"pages\": %" PRIu64 "}%s\n",
+	       r->tally.calls, r->tally.share_calls, r->tally.unshare_calls,
+	       r->tally.pages, last ? "" : ",");
+}
+
+static void json_target(const struct target *t, bool last)
+{
+	printf("    {\"name\": \"%s\", \"size_bytes\": %" PRIu64 ", \"value\": ",
+	       t->def->name, t->size);
+	json_num(t->value);
+	printf(", \"infinite\": %s, \"op\": \"%s\", \"limit\": ",
+	       isinf(t->value) ? "true" : "false", t->def->op);
+	json_num(t->def->limit);
+	printf(", \"pass\": %s, \"note\": ", t->pass ? "true" : "false");
+	t->note ? json_str(t->note) : (void)printf("null");
+	printf("}%s\n", last ? "" : ",");
+}
+
+static void json_stats(const char *key, const struct stats *s, bool last)
+{
+	unsigned int i;
+
+	printf("  \"%s\": {", key);
+	for (i = 0; i < s->n; i++)
+		printf("%s\"%s\": %" PRIu64, i ? ", " : "", s->kv[i].name,
+		       s->kv[i].val);
+	printf("}%s\n", last ? "" : ",");
+}
+
+/* Every line starts with a blank or a brace, none with '[' (kernel log) */
+static void print_json(const struct config *cfg, const struct stats *before,
+		       const struct stats *after)
+{
+	unsigned int st, si, i;
+	struct utsname u;
+
+	uname(&u);
+	printf("CCSH-BENCH-JSON-BEGIN\n{\n  \"tool\": \"ccsh-bench\", \"format\": 1, \"kernel\": ");
+	json_str(u.release);
+	printf(",\n  \"mem_total_bytes\": %" PRIu64 ", \"max_bytes\": %" PRIu64
+	       ", \"pool_limit_bytes\": %" PRIu64 ", \"pool_limit_source\": ",
+	       cfg->mem_total, cfg->max_bytes, cfg->pool_limit);
+	json_str(cfg->pool_limit_from);
+	printf(",\n  \"iterations\": \"clamp(%" PRIu64 " / size, %d, %d)\", \"skipped_sizes\": [",
+	       ITER_BYTES, ITER_MIN, ITER_MAX);
+	for (i = 0; i < cfg->nskipped; i++)
+		printf("%s%" PRIu64, i ? ", " : "", cfg->skipped[i]);
+	printf("],\n");
+	json_model();
+	printf("  \"records\": [\n");
+	for (st = 0; st < ST_COUNT; st++)
+		for (si = 0; si < cfg->nsizes; si++)
+			json_record(st, si, st == ST_COUNT - 1 &&
+				    si == cfg->nsizes - 1);
+	printf("  ],\n  \"targets\": [\n");
+	for (i = 0; i < ntargets; i++)
+		json_target(&targets[i], i == ntargets - 1);
+	printf("  ],\n");
+	json_stats("stats_before", before, false);
+	json_stats("stats_after", after, true);
+	printf("}\nCCSH-BENCH-JSON-END\n");
+}
+
+/* "4096", "64K", "2M", "1G" (binary units; KiB/MiB/GiB also accepted) */
+static bool parse_size(const char *s, uint64_t *out)
+{
+	uint64_t v;
+	const char *end = ccsh_parse_u64(s, 10, &v);
+	unsigned int shift = 0;
+
+	if (!end)
+		return false;
+	switch (*end) {
+	case 'K': case 'k':
+		shift = 10;
+		break;
+	case 'M': case 'm':
+		shift = 20;
+		break;
+	case 'G': case 'g':
+		shift = 30;
+		break;
+	}
+	if (shift)
+		end += !strncmp(end + 1, "iB", 2) ? 3 : 1;
+	if (*end || v > UINT64_MAX >> shift)
+		return false;
+	*out = v << shift;
+	return true;
+}
+
+static void usage(const char *why)
+{
+	if (why)
+		fprintf(stderr, "ccsh-bench: %s\n", why);
+	fprintf(stderr,
+		"usage: ccsh-bench [--json] [--sizes 4K,2M,...] [--max-bytes N] [--pool-limit N]\n"
+		"  --json        also print a JSON document between CCSH-BENCH-JSON-BEGIN/END\n"
+		"  --sizes       buffer sizes (default 4K,64K,1M,2M,16M,256M,1G)\n"
+		"  --max-bytes   skip sizes above N (default: half of MemTotal)\n"
+		"  --pool-limit  pool_limit_bytes for cold and warm (default: the current value)\n");
+	exit(2);
+}
+
+static void parse_sizes(char *list, struct config *cfg)
+{
+	char *tok, *save = NULL;
+
+	cfg->nsizes = 0;
+	for (tok = strtok_r(list, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		uint64_t v;
+
+		if (!parse_size(tok, &v) || !v || v % CCSH_MODEL_PAGE_SIZE)
+			usage("--sizes: each size must be a positive multiple of 4K");
+		if (cfg->nsizes == MAX_SIZES)
+			usage("--sizes: too many sizes");
+		cfg->sizes[cfg->nsizes++] = v;
+	}
+	if (!cfg->nsizes)
+		usage("--sizes: empty list");
+}
+
+static uint64_t mem_total_bytes(void)
+{
+	char line[128];
+	uint64_t kib = 0;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		fatal("/proc/meminfo: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemTotal: %" SCNu64 " kB", &kib) == 1)
+			break;
+	fclose(f);
+	if (!kib)
+		fatal("/proc/meminfo: no MemTotal");
+	return kib * KIB;
+}
+
+/* Keep the sizes up to max_bytes, remember the others */
+static void drop_large_sizes(struct config *cfg)
+{
+	unsigned int i, kept = 0;
+
+	for (i = 0; i < cfg->nsizes; i++) {
+		if (cfg->sizes[i] <= cfg->max_bytes)
+			cfg->sizes[kept++] = cfg->sizes[i];
+		else
+			cfg->skipped[cfg->nskipped++] = cfg->sizes[i];
+	}
+	cfg->nsizes = kept;
+	if (!kept)
+		fatal("every size is above --max-bytes %" PRIu64,
+		      cfg->max_bytes);
+}
+
+static void parse_args(int argc, char **argv, struct config *cfg)
+{
+	const char *opt, *val;
+	int a;
+
+	cfg->nsizes = ARRAY_SIZE(default_sizes);
+	memcpy(cfg->sizes, default_sizes, sizeof(default_sizes));
+	for (a = 1; a < argc; a++) {
+		opt = argv[a];
+		if (!strcmp(opt, "--json")) {
+			cfg->json = true;
+			continue;
+		}
+		if (!strcmp(opt, "-h") || !strcmp(opt, "--help"))
+			usage(NULL);
+		if (strcmp(opt, "--sizes") && strcmp(opt, "--max-bytes") &&
+		    strcmp(opt, "--pool-limit"))
+			usage("unknown option");
+		if (++a == argc)
+			usage("option without a value");
+		val = argv[a];
+		if (!strcmp(opt, "--sizes")) {
+			parse_sizes(argv[a], cfg);
+		} else if (!strcmp(opt, "--max-bytes")) {
+			if (!parse_size(val, &cfg->max_bytes) || !cfg->max_bytes)
+				usage("--max-bytes: not a positive size");
+		} else {
+			if (!parse_size(val, &cfg->pool_limit))
+				usage("--pool-limit: not a size");
+			cfg->pool_limit_given = true;
+		}
+	}
+	cfg->mem_total = mem_total_bytes();
+	if (!cfg->max_bytes)
+		cfg->max_bytes = cfg->mem_total / 2;
+	drop_large_sizes(cfg);
+}
+
+/* The pool limit cold and warm run with, and where it came from */
+static void choose_pool_limit(struct config *cfg)
+{
+	unsigned int i;
+
+	if (cfg->pool_limit_given) {
+		cfg->pool_limit_from = "--pool-limit";
+	} else if (orig.pool_limit) {
+		cfg->pool_limit = orig.pool_limit;
+		cfg->pool_limit_from = "pool_limit_bytes at start";
+	} else {
+		for (i = 0; i < cfg->nsizes; i++)
+			if (cfg->sizes[i] > cfg->pool_limit)
+				cfg->pool_limit = cfg->sizes[i];
+		cfg->pool_limit_from =
+			"pool_limit_bytes was 0; the largest size instead";
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct stats before, after;
+	struct config cfg = { 0 };
+
+	setvbuf(stdout, NULL, _IOLBF, 0);	/* whole lines on the console */
+	parse_args(argc, argv, &cfg);
+	check_environment();
+	dbg_get("pool_limit_bytes", &orig.pool_limit);
+	orig.saved = true;
+	atexit(restore_heap_settings);
+	choose_pool_limit(&cfg);
+
+	read_stats(&before);
+	run_all(&cfg);
+	read_stats(&after);
+	restore_heap_settings();
+	compute_targets(&cfg);
+
+	if (cfg.json)
+		printf("CCSH-BENCH-TEXT-BEGIN\n");
+	print_header(&cfg);
+	print_table(&cfg);
+	print_targets();
+	print_counters(&before, &after);
+	if (cfg.json) {
+		printf("CCSH-BENCH-TEXT-END\n");
+		print_json(&cfg, &before, &after);
+	}
+	return 0;
 }

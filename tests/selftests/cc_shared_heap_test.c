@@ -35,6 +35,7 @@
 struct stats {
 	long long buffers, shared_bytes, pooled_bytes, leaked_bytes;
 	long long share_calls, unshare_calls, share_failures, unshare_failures;
+	long long pool_hits, pool_misses;
 	long long emu_shared_pages, emu_lost_pages, emu_violations;
 	bool emulated;		/* the emu_* lines are present */
 };
@@ -48,8 +49,8 @@ static int read_stats(struct stats *s)
 #define F(x) { #x, offsetof(struct stats, x) }
 		F(buffers), F(shared_bytes), F(pooled_bytes), F(leaked_bytes),
 		F(share_calls), F(unshare_calls), F(share_failures),
-		F(unshare_failures), F(emu_shared_pages), F(emu_lost_pages),
-		F(emu_violations),
+		F(unshare_failures), F(pool_hits), F(pool_misses),
+		F(emu_shared_pages), F(emu_lost_pages), F(emu_violations),
 #undef F
 	};
 	char name[64];
@@ -70,8 +71,8 @@ static int read_stats(struct stats *s)
 		}
 	}
 	fclose(f);
-	s->emulated = found == 11;
-	return found >= 8 ? 0 : -1;
+	s->emulated = found == 13;
+	return found >= 10 ? 0 : -1;
 }
 
 static int write_str(const char *path, const char *val)
@@ -115,6 +116,27 @@ static void inject_off(const char *dir)
 	write_str(path, "0");
 }
 
+static long long read_ll(const char *path)
+{
+	long long v = -1;
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (fscanf(f, "%lld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static int pool_limit(long long bytes)
+{
+	char num[32];
+
+	snprintf(num, sizeof(num), "%lld", bytes);
+	return write_str(DEBUGFS "pool_limit_bytes", num);
+}
+
 static int heap_alloc(int heap, unsigned long long len, unsigned int fd_flags,
 		      unsigned long long heap_flags)
 {
@@ -154,6 +176,7 @@ TEST(node_is_present_only_with_emulation)
 
 FIXTURE(heap) {
 	int fd;
+	long long pool_limit;
 	struct stats base;
 };
 
@@ -163,6 +186,7 @@ FIXTURE_SETUP(heap)
 	if (self->fd < 0)
 		SKIP(return, "%s absent (boot with cc_shared_heap.emulate=1)",
 		     HEAP_NODE);
+	self->pool_limit = read_ll(DEBUGFS "pool_limit_bytes");
 	ASSERT_EQ(0, read_stats(&self->base));
 }
 
@@ -174,6 +198,8 @@ FIXTURE_TEARDOWN(heap)
 		return;
 	inject_off("share");
 	inject_off("unshare");
+	if (self->pool_limit >= 0)
+		pool_limit(self->pool_limit);
 	close(self->fd);
 	ASSERT_EQ(0, read_stats(&now));
 	/* every test leaves the heap as it found it */
@@ -384,9 +410,12 @@ TEST_F(heap, child_shares_the_mapping_and_parent_closes_first)
 
 TEST_F(heap, stats_match_the_emulated_page_states)
 {
-	int buf = heap_alloc(self->fd, 5 * PAGE, O_RDWR, 0);
 	struct stats now;
+	int buf;
 
+	ASSERT_EQ(0, pool_limit(0));	/* every page converted, both ways */
+	ASSERT_EQ(0, read_stats(&self->base));
+	buf = heap_alloc(self->fd, 5 * PAGE, O_RDWR, 0);
 	ASSERT_LE(0, buf);
 	ASSERT_EQ(0, read_stats(&now));
 	if (!now.emulated)
@@ -402,10 +431,14 @@ TEST_F(heap, stats_match_the_emulated_page_states)
 		  now.unshare_calls - self->base.unshare_calls);
 }
 
-TEST_F(heap, failed_share_of_first_chunk_leaks_exactly_that_chunk)
+/* Failure tests run with the pool off, so that every chunk is converted. */
+
+TEST_F(heap, failed_share_leaks_exactly_that_page_and_gives_eio)
 {
 	struct stats now;
 
+	ASSERT_EQ(0, pool_limit(0));
+	ASSERT_EQ(0, read_stats(&self->base));
 	ASSERT_EQ(0, inject_once("share", 0));
 	EXPECT_EQ(-EIO, heap_alloc(self->fd, PAGE, O_RDWR, 0));
 	ASSERT_EQ(0, read_stats(&now));
@@ -414,32 +447,73 @@ TEST_F(heap, failed_share_of_first_chunk_leaks_exactly_that_chunk)
 	EXPECT_EQ(self->base.unshare_calls, now.unshare_calls);
 }
 
-TEST_F(heap, failed_share_of_middle_chunk_unshares_only_the_first)
+TEST_F(heap, failed_share_converts_back_exactly_the_runs_before_it)
 {
 	struct stats now;
 
-	/* three single pages; the budget lets the first through */
+	ASSERT_EQ(0, pool_limit(0));
+	ASSERT_EQ(0, read_stats(&self->base));
+	/* the budget lets the first 4 KiB through: a later run fails */
 	ASSERT_EQ(0, inject_once("share", PAGE + 1));
 	EXPECT_EQ(-EIO, heap_alloc(self->fd, 3 * PAGE, O_RDWR, 0));
 	ASSERT_EQ(0, read_stats(&now));
-	EXPECT_EQ(self->base.leaked_bytes + (long long)PAGE, now.leaked_bytes);
-	EXPECT_EQ(self->base.share_calls + 2, now.share_calls);
-	EXPECT_EQ(self->base.unshare_calls + 1, now.unshare_calls);
+	EXPECT_LT(self->base.leaked_bytes, now.leaked_bytes);
+	EXPECT_EQ(now.share_calls - self->base.share_calls - 1,
+		  now.unshare_calls - self->base.unshare_calls);
 	EXPECT_EQ(self->base.unshare_failures, now.unshare_failures);
 }
 
-TEST_F(heap, failed_unshare_on_close_leaks_exactly_that_chunk)
+TEST_F(heap, failed_unshare_on_close_leaks_exactly_that_page)
 {
-	int buf = heap_alloc(self->fd, 3 * PAGE, O_RDWR, 0);
 	struct stats now;
+	int buf;
 
+	ASSERT_EQ(0, pool_limit(0));
+	ASSERT_EQ(0, read_stats(&self->base));
+	buf = heap_alloc(self->fd, PAGE, O_RDWR, 0);
 	ASSERT_LE(0, buf);
 	ASSERT_EQ(0, inject_once("unshare", 0));
 	close(buf);	/* release runs before close() returns */
 	ASSERT_EQ(0, read_stats(&now));
 	EXPECT_EQ(self->base.leaked_bytes + (long long)PAGE, now.leaked_bytes);
 	EXPECT_EQ(self->base.unshare_failures + 1, now.unshare_failures);
-	EXPECT_EQ(self->base.unshare_calls + 3, now.unshare_calls);
+	EXPECT_EQ(self->base.unshare_calls + 1, now.unshare_calls);
+}
+
+TEST_F(heap, freed_buffer_is_pooled_and_reused_without_converting)
+{
+	struct stats pooled, reused;
+	int buf;
+
+	ASSERT_EQ(0, pool_limit(64 << 20));
+	buf = heap_alloc(self->fd, 8 << 20, O_RDWR, 0);
+	ASSERT_LE(0, buf);
+	close(buf);
+	ASSERT_EQ(0, read_stats(&pooled));
+	EXPECT_LE(self->base.pooled_bytes + (8 << 20), pooled.pooled_bytes);
+	buf = heap_alloc(self->fd, 8 << 20, O_RDWR, 0);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, read_stats(&reused));
+	EXPECT_EQ(pooled.share_calls, reused.share_calls);
+	EXPECT_LT(pooled.pool_hits, reused.pool_hits);
+	close(buf);
+}
+
+TEST_F(heap, dropping_caches_drains_the_pool)
+{
+	struct stats now;
+	int buf;
+
+	ASSERT_EQ(0, pool_limit(64 << 20));
+	buf = heap_alloc(self->fd, 8 << 20, O_RDWR, 0);
+	ASSERT_LE(0, buf);
+	close(buf);
+	ASSERT_EQ(0, read_stats(&now));
+	ASSERT_LE(8 << 20, now.pooled_bytes);
+	ASSERT_EQ(0, write_str("/proc/sys/vm/drop_caches", "2"));
+	ASSERT_EQ(0, read_stats(&now));
+	EXPECT_EQ(0, now.pooled_bytes);
+	EXPECT_EQ(now.shared_bytes, now.emu_shared_pages * (long long)PAGE);
 }
 
 static long long memcg_current(const char *cg)

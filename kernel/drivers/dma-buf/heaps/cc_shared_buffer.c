@@ -2,51 +2,120 @@
 /*
  * Pages of a system_cc_shared buffer.
  *
- * Allocation takes the largest chunks the page allocator gives without
- * effort (2 MiB, then 64 KiB, then single pages), converts every chunk to
- * shared, and only then zeroes it, through the now shared direct map:
- * content written while a page was private does not survive the
- * conversion. Release converts every chunk back to private before its
- * pages go back to the allocator. A chunk whose conversion fails, in
- * either direction, is leaked by the conversion seam and never touched
- * again here.
+ * A buffer is a table of chunks: 2 MiB blocks where the page allocator
+ * has them (a whole direct-map large page, so converting it splits
+ * nothing), then 64 KiB, then single pages. Chunks come from the pool of
+ * already-shared chunks first; the others are allocated private, sorted
+ * by physical address and converted to shared one physically contiguous
+ * run per call. Only then is every chunk zeroed, once, through the shared
+ * mapping: content written while a page was private does not survive the
+ * conversion, and a pooled chunk still holds its previous user's data.
+ *
+ * Releasing a buffer gives its chunks to the pool while it has room and
+ * converts the rest back to private, again one contiguous run per call,
+ * before freeing them. A run whose conversion fails, in either direction,
+ * is leaked by the conversion seam and never touched again here.
+ *
+ * While the heap owns a chunk, its state is kept in the private field of
+ * its first page.
  */
 #include <linux/gfp.h>
 #include <linux/list.h>
+#include <linux/list_sort.h>
 #include <linux/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/scatterlist.h>
 
 #include "cc_shared_heap.h"
 
-/* 2 MiB blocks match the direct map's large pages; 64 KiB suits IOMMUs */
+enum { CCSH_PRIVATE, CCSH_SHARED, CCSH_LOST };
+
+/**
+ * struct ccsh_policy - how a buffer's chunks are obtained and converted
+ * @orders: chunk orders, largest first
+ * @nr_orders: entries in @orders
+ * @pool: take chunks from and give them back to the pool
+ * @merge: convert physically contiguous chunks in a single call
+ * @zero_private: zero at allocation while private instead of after sharing
+ */
+struct ccsh_policy {
+	const unsigned int *orders;
+	unsigned int nr_orders;
+	bool pool;
+	bool merge;
+	bool zero_private;
+};
+
 static const unsigned int ccsh_orders[] = { 9, 4, 0 };
 
-static gfp_t ccsh_gfp(unsigned int order)
+static const struct ccsh_policy ccsh_policy = {
+	.orders = ccsh_orders,
+	.nr_orders = ARRAY_SIZE(ccsh_orders),
+	.pool = true,
+	.merge = true,
+};
+
+#ifdef CONFIG_DMABUF_HEAPS_CC_SHARED_EMULATION
+/* The earlier v3 proposal, kept only to be measured against: see bench. */
+static const unsigned int ccsh_naive_orders[] = { 8, 4, 0 };
+
+static const struct ccsh_policy ccsh_naive_policy = {
+	.orders = ccsh_naive_orders,
+	.nr_orders = ARRAY_SIZE(ccsh_naive_orders),
+	.zero_private = true,
+};
+#endif
+
+static const struct ccsh_policy *ccsh_choose_policy(void)
 {
+#ifdef CONFIG_DMABUF_HEAPS_CC_SHARED_EMULATION
+	if (ccsh_emu_naive())
+		return &ccsh_naive_policy;
+#endif
+	return &ccsh_policy;
+}
+
+static gfp_t ccsh_gfp(const struct ccsh_policy *pol, unsigned int order)
+{
+	gfp_t zero = pol->zero_private ? __GFP_ZERO : 0;
+
 	/* large chunks are opportunistic: no reclaim, no retries, no noise */
 	if (order)
 		return (GFP_KERNEL_ACCOUNT | __GFP_COMP | __GFP_NOWARN |
-			__GFP_NORETRY) & ~__GFP_RECLAIM;
+			__GFP_NORETRY | zero) & ~__GFP_RECLAIM;
 	/* single pages may reclaim, but fail rather than invoke the OOM killer */
-	return GFP_KERNEL_ACCOUNT | __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
+	return GFP_KERNEL_ACCOUNT | __GFP_NOWARN | __GFP_RETRY_MAYFAIL | zero;
 }
 
-static unsigned int ccsh_chunk_pages(struct scatterlist *sg)
+static unsigned long ccsh_state(struct scatterlist *sg)
 {
-	return sg->length >> PAGE_SHIFT;
+	return page_private(sg_page(sg));
+}
+
+static void ccsh_set_state(struct page *page, unsigned long state)
+{
+	set_page_private(page, state);
 }
 
 /* Largest chunk that fits in @left, never larger than the last that worked. */
-static struct page *ccsh_alloc_chunk(unsigned long left, unsigned int *idx)
+static struct page *ccsh_get_chunk(const struct ccsh_policy *pol,
+				   unsigned long left, unsigned int *idx)
 {
 	struct page *page;
-	unsigned int i;
+	unsigned int i, order;
 
-	for (i = *idx; i < ARRAY_SIZE(ccsh_orders); i++) {
-		if (left < (PAGE_SIZE << ccsh_orders[i]))
+	for (i = *idx; i < pol->nr_orders; i++) {
+		order = pol->orders[i];
+		if (left < (PAGE_SIZE << order))
 			continue;
-		page = alloc_pages(ccsh_gfp(ccsh_orders[i]), ccsh_orders[i]);
+		page = pol->pool ? ccsh_pool_take(order) : NULL;
+		if (page) {
+			ccsh_set_state(page, CCSH_SHARED);
+		} else {
+			page = alloc_pages(ccsh_gfp(pol, order), order);
+			if (page)
+				ccsh_set_state(page, CCSH_PRIVATE);
+		}
 		if (page) {
 			*idx = i;
 			return page;
@@ -55,19 +124,18 @@ static struct page *ccsh_alloc_chunk(unsigned long left, unsigned int *idx)
 	return NULL;
 }
 
-static void ccsh_free_list(struct list_head *chunks)
+static int ccsh_by_pfn(void *priv, const struct list_head *a,
+		       const struct list_head *b)
 {
-	struct page *page, *tmp;
+	unsigned long pa = page_to_pfn(list_entry(a, struct page, lru));
+	unsigned long pb = page_to_pfn(list_entry(b, struct page, lru));
 
-	list_for_each_entry_safe(page, tmp, chunks, lru) {
-		list_del(&page->lru);
-		ccsh_free_private(page, compound_order(page));
-	}
+	return pa < pb ? -1 : pa > pb;
 }
 
-/* Allocate private chunks for @len bytes onto @chunks; count them in @nents. */
-static int ccsh_gather(struct list_head *chunks, unsigned long len,
-		       unsigned int *nents)
+/* Chunks for @len bytes onto @chunks, counted in @nents. */
+static int ccsh_gather(const struct ccsh_policy *pol, struct list_head *chunks,
+		       unsigned long len, unsigned int *nents)
 {
 	unsigned int idx = 0;
 	struct page *page;
@@ -75,51 +143,145 @@ static int ccsh_gather(struct list_head *chunks, unsigned long len,
 	while (len) {
 		if (fatal_signal_pending(current))
 			return -EINTR;
-		page = ccsh_alloc_chunk(len, &idx);
+		page = ccsh_get_chunk(pol, len, &idx);
 		if (!page)
 			return -ENOMEM;
 		list_add_tail(&page->lru, chunks);
 		len -= page_size(page);
 		(*nents)++;
 	}
+	if (pol->merge)
+		list_sort(NULL, chunks, ccsh_by_pfn);
 	return 0;
 }
 
 /*
- * Undo a share that failed at entry @failed: that chunk is already leaked,
- * the ones before it go back to private, the ones after it never changed.
+ * Entries from @sg on that are still the buffer's (non-zero length), in
+ * @state and, when merging, physically contiguous. Their page count goes
+ * to @pages.
  */
-static void ccsh_unwind_share(struct sg_table *sgt, unsigned int failed)
+static unsigned int ccsh_run(const struct ccsh_policy *pol,
+			     struct scatterlist *sg, unsigned long state,
+			     unsigned int *pages)
+{
+	unsigned long next_pfn = page_to_pfn(sg_page(sg));
+	unsigned int n = 0;
+
+	*pages = 0;
+	for (; sg && sg->length && ccsh_state(sg) == state; sg = sg_next(sg)) {
+		if (page_to_pfn(sg_page(sg)) != next_pfn || (n && !pol->merge))
+			break;
+		next_pfn += sg->length >> PAGE_SHIFT;
+		*pages += sg->length >> PAGE_SHIFT;
+		n++;
+	}
+	return n;
+}
+
+static struct scatterlist *ccsh_mark_run(struct scatterlist *sg,
+					 unsigned int n, unsigned long state)
+{
+	for (; n; n--, sg = sg_next(sg))
+		ccsh_set_state(sg_page(sg), state);
+	return sg;
+}
+
+/* Convert the private chunks of @sgt to shared, run by run. */
+static int ccsh_share_table(const struct ccsh_policy *pol, struct sg_table *sgt)
+{
+	struct scatterlist *sg = sgt->sgl;
+	unsigned int n, pages;
+	int ret;
+
+	while (sg) {
+		n = ccsh_run(pol, sg, CCSH_PRIVATE, &pages);
+		if (!n) {
+			sg = sg_next(sg);
+			continue;
+		}
+		ret = ccsh_share(sg_page(sg), pages);
+		sg = ccsh_mark_run(sg, n, ret ? CCSH_LOST : CCSH_SHARED);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Forget entry @sg: its chunk is no longer the buffer's. */
+static void ccsh_drop(struct scatterlist *sg)
+{
+	sg->length = 0;
+}
+
+/* Free private chunks; pool shared ones while the pool takes them. */
+static void ccsh_dispose_easy(const struct ccsh_policy *pol,
+			      struct sg_table *sgt)
 {
 	struct scatterlist *sg;
 	unsigned int i;
 
 	for_each_sgtable_sg(sgt, sg, i) {
 		struct page *page = sg_page(sg);
+		unsigned int order = get_order(sg->length);
 
-		if (i == failed)
-			continue;
-		if (i < failed && ccsh_unshare(page, ccsh_chunk_pages(sg)))
-			continue;
-		ccsh_free_private(page, compound_order(page));
+		if (ccsh_state(sg) == CCSH_PRIVATE) {
+			ccsh_free_private(page, order);
+			ccsh_drop(sg);
+		} else if (ccsh_state(sg) == CCSH_SHARED && pol->pool &&
+			   ccsh_pool_put(page, order)) {
+			ccsh_drop(sg);
+		}
 	}
+}
+
+/* Convert the remaining shared chunks back, run by run, and free them. */
+static void ccsh_dispose_shared(const struct ccsh_policy *pol,
+				struct sg_table *sgt)
+{
+	struct scatterlist *sg = sgt->sgl;
+	unsigned int n, pages;
+	int ret;
+
+	while (sg) {
+		n = ccsh_run(pol, sg, CCSH_SHARED, &pages);
+		if (!n) {
+			sg = sg_next(sg);
+			continue;
+		}
+		ret = ccsh_unshare(sg_page(sg), pages);
+		for (; n; n--, sg = sg_next(sg)) {
+			if (!ret)
+				ccsh_free_private(sg_page(sg), get_order(sg->length));
+			ccsh_drop(sg);
+		}
+		cond_resched();
+	}
+}
+
+static void ccsh_dispose(const struct ccsh_policy *pol, struct sg_table *sgt)
+{
+	ccsh_dispose_easy(pol, sgt);
+	ccsh_dispose_shared(pol, sgt);
 	sg_free_table(sgt);
 }
 
-static int ccsh_share_table(struct sg_table *sgt)
+/* Dispose of chunks that never made it into a table. */
+static void ccsh_dispose_list(struct list_head *chunks)
 {
-	struct scatterlist *sg;
-	unsigned int i;
-	int ret;
+	struct page *page, *tmp;
 
-	for_each_sgtable_sg(sgt, sg, i) {
-		ret = ccsh_share(sg_page(sg), ccsh_chunk_pages(sg));
-		if (ret) {
-			ccsh_unwind_share(sgt, i);
-			return ret;
+	list_for_each_entry_safe(page, tmp, chunks, lru) {
+		unsigned int order = compound_order(page);
+
+		list_del(&page->lru);
+		if (page_private(page) == CCSH_SHARED) {
+			if (ccsh_pool_put(page, order))
+				continue;
+			if (ccsh_unshare(page, 1U << order))
+				continue;	/* leaked */
 		}
+		ccsh_free_private(page, order);
 	}
-	return 0;
 }
 
 /* Clear once, through the shared mapping, after the conversion. */
@@ -134,63 +296,82 @@ static void ccsh_zero_table(struct sg_table *sgt)
 	}
 }
 
-/**
- * ccsh_pages_alloc() - allocate, share and zero the pages of a buffer
- * @sgt: table to fill, one entry per physically contiguous chunk
- * @len: bytes, a multiple of PAGE_SIZE
- *
- * On failure nothing is left allocated or shared, except chunks whose
- * conversion failed, which are leaked and counted.
- *
- * Return: 0, -EINTR on a fatal signal, -ENOMEM, or the conversion's -errno.
- */
-int ccsh_pages_alloc(struct sg_table *sgt, unsigned long len)
+static void ccsh_fill_table(struct sg_table *sgt, struct list_head *chunks)
 {
+	struct scatterlist *sg = sgt->sgl;
 	struct page *page, *tmp;
-	struct scatterlist *sg;
-	unsigned int nents = 0;
-	LIST_HEAD(chunks);
-	int ret;
 
-	ret = ccsh_gather(&chunks, len, &nents);
-	if (!ret)
-		ret = sg_alloc_table(sgt, nents, GFP_KERNEL);
-	if (ret) {
-		ccsh_free_list(&chunks);
-		return ret;
-	}
-
-	sg = sgt->sgl;
-	list_for_each_entry_safe(page, tmp, &chunks, lru) {
+	list_for_each_entry_safe(page, tmp, chunks, lru) {
 		list_del(&page->lru);
 		sg_set_page(sg, page, page_size(page), 0);
 		sg = sg_next(sg);
 	}
+}
 
-	ret = ccsh_share_table(sgt);
-	if (ret)
+/**
+ * ccsh_pages_share() - share a table of private chunks and zero them
+ * @p: @p->sgt holds chunks the heap owns, each private (page_private 0)
+ *	or already shared (from the pool); @p->policy NULL for the current
+ *	policy
+ *
+ * Private chunks are converted one physically contiguous run per call.
+ * On failure the failed run is leaked, everything else is disposed of and
+ * the table freed.
+ *
+ * Return: 0 or the conversion's -errno.
+ */
+int ccsh_pages_share(struct ccsh_pages *p)
+{
+	int ret;
+
+	if (!p->policy)
+		p->policy = ccsh_choose_policy();
+	ret = ccsh_share_table(p->policy, &p->sgt);
+	if (ret) {
+		ccsh_dispose(p->policy, &p->sgt);
 		return ret;
-	ccsh_zero_table(sgt);
+	}
+	if (!p->policy->zero_private)
+		ccsh_zero_table(&p->sgt);
 	return 0;
 }
 
 /**
- * ccsh_pages_release() - convert a buffer's pages back and free them
- * @sgt: table filled by ccsh_pages_alloc()
+ * ccsh_pages_alloc() - get, share and zero the pages of a buffer
+ * @p: filled in: the table, one entry per physically contiguous chunk
+ * @len: bytes, a multiple of PAGE_SIZE
  *
- * Chunks that fail to convert back are leaked and counted, never freed.
+ * On failure nothing is left allocated or shared outside the pool, except
+ * runs whose conversion failed, which are leaked and counted.
+ *
+ * Return: 0, -EINTR on a fatal signal, -ENOMEM, or the conversion's -errno.
  */
-void ccsh_pages_release(struct sg_table *sgt)
+int ccsh_pages_alloc(struct ccsh_pages *p, unsigned long len)
 {
-	struct scatterlist *sg;
-	unsigned int i;
+	const struct ccsh_policy *pol = ccsh_choose_policy();
+	unsigned int nents = 0;
+	LIST_HEAD(chunks);
+	int ret;
 
-	for_each_sgtable_sg(sgt, sg, i) {
-		struct page *page = sg_page(sg);
-
-		if (!ccsh_unshare(page, ccsh_chunk_pages(sg)))
-			ccsh_free_private(page, compound_order(page));
-		cond_resched();
+	p->policy = pol;
+	ret = ccsh_gather(pol, &chunks, len, &nents);
+	if (!ret)
+		ret = sg_alloc_table(&p->sgt, nents, GFP_KERNEL);
+	if (ret) {
+		ccsh_dispose_list(&chunks);
+		return ret;
 	}
-	sg_free_table(sgt);
+	ccsh_fill_table(&p->sgt, &chunks);
+	return ccsh_pages_share(p);
+}
+
+/**
+ * ccsh_pages_release() - pool or convert back a buffer's pages, free them
+ * @p: pages filled by ccsh_pages_alloc()
+ *
+ * Runs that fail to convert back are leaked and counted, never freed.
+ */
+void ccsh_pages_release(struct ccsh_pages *p)
+{
+	ccsh_dispose(p->policy, &p->sgt);
 }

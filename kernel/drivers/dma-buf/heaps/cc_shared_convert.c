@@ -154,6 +154,7 @@ void ccsh_free_private(struct page *page, unsigned int order)
 {
 	if (ccsh_backend->may_free && !ccsh_backend->may_free(page, 1U << order))
 		return;
+	set_page_private(page, 0);	/* the heap's chunk state */
 	__free_pages(page, order);
 }
 

@@ -15,9 +15,11 @@
 #define pr_fmt(fmt) "cc_shared_heap: " fmt
 
 #include <linux/bitmap.h>
+#include <linux/debugfs.h>
 #include <linux/highmem.h>
 #include <linux/memblock.h>
 #include <linux/mm.h>
+#include <linux/mutex.h>
 #include <linux/panic.h>
 #include <linux/seq_file.h>
 #include <linux/spinlock.h>
@@ -32,6 +34,23 @@ static unsigned long *ccsh_emu_shared;	/* one bit per pfn */
 static unsigned long *ccsh_emu_lost;	/* one bit per pfn */
 static unsigned long ccsh_emu_nbits;
 static atomic_long_t ccsh_emu_violations_cnt;
+static bool ccsh_emu_naive_mode;
+
+/*
+ * Log of the conversion calls the model received, for the benchmark's
+ * cost model. Appended under ccsh_emu_lock; read and cleared under
+ * ccsh_emu_log_mutex, so a reader sees a stable prefix.
+ */
+struct ccsh_emu_call {
+	unsigned long pfn;
+	unsigned int nr;
+	bool share;
+};
+
+#define CCSH_EMU_LOG_MAX BIT(18)
+static struct ccsh_emu_call *ccsh_emu_log;
+static unsigned long ccsh_emu_log_len, ccsh_emu_log_dropped;
+static DEFINE_MUTEX(ccsh_emu_log_mutex);
 
 /**
  * ccsh_emu_init() - set up the page-state model and announce it loudly
@@ -43,9 +62,11 @@ int ccsh_emu_init(void)
 	ccsh_emu_nbits = max_pfn;
 	ccsh_emu_shared = vzalloc(BITS_TO_LONGS(ccsh_emu_nbits) * sizeof(long));
 	ccsh_emu_lost = vzalloc(BITS_TO_LONGS(ccsh_emu_nbits) * sizeof(long));
-	if (!ccsh_emu_shared || !ccsh_emu_lost) {
+	ccsh_emu_log = vmalloc_array(CCSH_EMU_LOG_MAX, sizeof(*ccsh_emu_log));
+	if (!ccsh_emu_shared || !ccsh_emu_lost || !ccsh_emu_log) {
 		vfree(ccsh_emu_shared);
 		vfree(ccsh_emu_lost);
+		vfree(ccsh_emu_log);
 		return -ENOMEM;
 	}
 	pr_warn("**********************************************************\n");
@@ -88,6 +109,11 @@ static int ccsh_emu_flip(struct page *page, unsigned int nr, bool to_shared)
 	}
 
 	spin_lock(&ccsh_emu_lock);
+	if (ccsh_emu_log_len < CCSH_EMU_LOG_MAX)
+		ccsh_emu_log[ccsh_emu_log_len++] = (struct ccsh_emu_call){
+			.pfn = pfn, .nr = nr, .share = to_shared };
+	else
+		ccsh_emu_log_dropped++;
 	if (find_next_bit(ccsh_emu_lost, end, pfn) < end)
 		err = "conversion of a lost page";
 	else if (to_shared && find_next_bit(ccsh_emu_shared, end, pfn) < end)
@@ -209,6 +235,19 @@ bool ccsh_emu_page_shared(struct page *page)
 }
 
 /**
+ * ccsh_emu_page_lost() - whether a conversion of this page failed
+ * @page: the page
+ *
+ * Return: true if lost.
+ */
+bool ccsh_emu_page_lost(struct page *page)
+{
+	unsigned long pfn = page_to_pfn(page);
+
+	return pfn < ccsh_emu_nbits && test_bit(pfn, ccsh_emu_lost);
+}
+
+/**
  * ccsh_emu_show() - print the model's counters as stats lines
  * @m: the stats file
  */
@@ -217,4 +256,103 @@ void ccsh_emu_show(struct seq_file *m)
 	seq_printf(m, "emu_shared_pages %lu\n", ccsh_emu_shared_pages());
 	seq_printf(m, "emu_lost_pages %lu\n", ccsh_emu_lost_pages());
 	seq_printf(m, "emu_violations %lu\n", ccsh_emu_violations());
+}
+
+/**
+ * ccsh_emu_naive() - whether the heap should behave like the v3 proposal
+ *
+ * Only the benchmark sets this, through debugfs "naive".
+ *
+ * Return: true in naive mode.
+ */
+bool ccsh_emu_naive(void)
+{
+	return READ_ONCE(ccsh_emu_naive_mode);
+}
+
+/* Entry @pos of the log, the "dropped" line after the last, or NULL. */
+static void *ccsh_emu_log_at(loff_t pos)
+{
+	unsigned long len;
+
+	spin_lock(&ccsh_emu_lock);
+	len = ccsh_emu_log_len;
+	spin_unlock(&ccsh_emu_lock);
+	if (pos < len)
+		return &ccsh_emu_log[pos];
+	if (pos == len && ccsh_emu_log_dropped)
+		return SEQ_START_TOKEN;
+	return NULL;
+}
+
+static void *ccsh_emu_log_start(struct seq_file *m, loff_t *pos)
+{
+	mutex_lock(&ccsh_emu_log_mutex);
+	return ccsh_emu_log_at(*pos);
+}
+
+static void *ccsh_emu_log_next(struct seq_file *m, void *v, loff_t *pos)
+{
+	(*pos)++;
+	return v == SEQ_START_TOKEN ? NULL : ccsh_emu_log_at(*pos);
+}
+
+static void ccsh_emu_log_stop(struct seq_file *m, void *v)
+{
+	mutex_unlock(&ccsh_emu_log_mutex);
+}
+
+static int ccsh_emu_log_show(struct seq_file *m, void *v)
+{
+	const struct ccsh_emu_call *c = v;
+
+	if (v == SEQ_START_TOKEN)
+		seq_printf(m, "dropped %lu\n", ccsh_emu_log_dropped);
+	else
+		seq_printf(m, "%c %#lx %u\n", c->share ? 'S' : 'U', c->pfn, c->nr);
+	return 0;
+}
+
+static const struct seq_operations ccsh_emu_log_sops = {
+	.start = ccsh_emu_log_start,
+	.next = ccsh_emu_log_next,
+	.stop = ccsh_emu_log_stop,
+	.show = ccsh_emu_log_show,
+};
+
+static int ccsh_emu_log_open(struct inode *inode, struct file *file)
+{
+	return seq_open(file, &ccsh_emu_log_sops);
+}
+
+/* Any write clears the log. */
+static ssize_t ccsh_emu_log_write(struct file *file, const char __user *buf,
+				  size_t len, loff_t *ppos)
+{
+	mutex_lock(&ccsh_emu_log_mutex);
+	spin_lock(&ccsh_emu_lock);
+	ccsh_emu_log_len = 0;
+	ccsh_emu_log_dropped = 0;
+	spin_unlock(&ccsh_emu_lock);
+	mutex_unlock(&ccsh_emu_log_mutex);
+	return len;
+}
+
+static const struct file_operations ccsh_emu_log_fops = {
+	.owner = THIS_MODULE,
+	.open = ccsh_emu_log_open,
+	.read = seq_read,
+	.write = ccsh_emu_log_write,
+	.llseek = seq_lseek,
+	.release = seq_release,
+};
+
+/**
+ * ccsh_emu_debugfs() - add the call log and the naive-mode switch
+ * @dir: the heap's debugfs directory
+ */
+void ccsh_emu_debugfs(struct dentry *dir)
+{
+	debugfs_create_file("emu_log", 0600, dir, NULL, &ccsh_emu_log_fops);
+	debugfs_create_bool("naive", 0600, dir, &ccsh_emu_naive_mode);
 }

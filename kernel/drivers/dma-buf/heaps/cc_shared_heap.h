@@ -5,6 +5,7 @@
  *   cc_shared_main.c       registration with the dma-heap core
  *   cc_shared_heap_core.c  the dma-buf object and its ops
  *   cc_shared_buffer.c     pages of a buffer: allocate, share, zero, release
+ *   cc_shared_pool.c       pool of already-shared chunks, its shrinker
  *   cc_shared_convert.c    the one seam that converts pages, fault injection
  *   cc_shared_emu.c        software model of conversions (debug builds)
  *   cc_shared_stats.c      counters and their debugfs view
@@ -29,8 +30,30 @@ struct dma_buf *ccsh_heap_allocate(const char *exp_name, unsigned long len,
 				   u32 fd_flags, u64 heap_flags);
 
 /* --- cc_shared_buffer.c --- */
-int ccsh_pages_alloc(struct sg_table *sgt, unsigned long len);
-void ccsh_pages_release(struct sg_table *sgt);
+struct ccsh_policy;
+
+/**
+ * struct ccsh_pages - the pages of one buffer
+ * @sgt: one entry per physically contiguous chunk, sorted by address
+ * @policy: how they were obtained, and so how they are given back
+ */
+struct ccsh_pages {
+	struct sg_table sgt;
+	const struct ccsh_policy *policy;
+};
+
+int ccsh_pages_alloc(struct ccsh_pages *p, unsigned long len);
+int ccsh_pages_share(struct ccsh_pages *p);
+void ccsh_pages_release(struct ccsh_pages *p);
+
+/* --- cc_shared_pool.c --- */
+void ccsh_pool_init(void);
+struct page *ccsh_pool_take(unsigned int order);
+bool ccsh_pool_put(struct page *page, unsigned int order);
+unsigned long ccsh_pool_shrink(unsigned long pages);
+void ccsh_pool_set_limit(u64 bytes);
+u64 ccsh_pool_get_limit(void);
+void ccsh_pool_debugfs(struct dentry *dir);
 
 /* --- cc_shared_convert.c --- */
 
@@ -71,6 +94,9 @@ unsigned long ccsh_emu_shared_pages(void);
 unsigned long ccsh_emu_lost_pages(void);
 unsigned long ccsh_emu_violations(void);
 bool ccsh_emu_page_shared(struct page *page);
+bool ccsh_emu_page_lost(struct page *page);
+bool ccsh_emu_naive(void);
+void ccsh_emu_debugfs(struct dentry *dir);
 #endif
 
 /* --- cc_shared_stats.c --- */
@@ -85,6 +111,8 @@ bool ccsh_emu_page_shared(struct page *page);
  * @unshare_calls: conversions to private attempted
  * @share_failures: conversions to shared that failed
  * @unshare_failures: conversions to private that failed
+ * @pool_hits: chunks taken from the pool (no conversion needed)
+ * @pool_misses: chunks the pool could not provide
  */
 struct ccsh_stats {
 	atomic64_t buffers;
@@ -95,6 +123,8 @@ struct ccsh_stats {
 	atomic64_t unshare_calls;
 	atomic64_t share_failures;
 	atomic64_t unshare_failures;
+	atomic64_t pool_hits;
+	atomic64_t pool_misses;
 };
 
 extern struct ccsh_stats ccsh_stats;

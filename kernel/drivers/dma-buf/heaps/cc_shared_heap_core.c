@@ -24,7 +24,7 @@ struct ccsh_buffer {
 	struct mutex lock;		/* attachments, vmap_cnt, vaddr */
 	struct list_head attachments;
 	unsigned long len;
-	struct sg_table sgt;
+	struct ccsh_pages pages;
 	unsigned int vmap_cnt;
 	void *vaddr;
 };
@@ -47,13 +47,13 @@ static int ccsh_attach(struct dma_buf *dmabuf, struct dma_buf_attachment *at)
 	a = kzalloc(sizeof(*a), GFP_KERNEL);
 	if (!a)
 		return -ENOMEM;
-	ret = sg_alloc_table(&a->sgt, buf->sgt.orig_nents, GFP_KERNEL);
+	ret = sg_alloc_table(&a->sgt, buf->pages.sgt.orig_nents, GFP_KERNEL);
 	if (ret) {
 		kfree(a);
 		return ret;
 	}
 	dst = a->sgt.sgl;
-	for_each_sgtable_sg(&buf->sgt, src, i) {
+	for_each_sgtable_sg(&buf->pages.sgt, src, i) {
 		sg_set_page(dst, sg_page(src), src->length, src->offset);
 		dst = sg_next(dst);
 	}
@@ -142,7 +142,7 @@ static int ccsh_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 
 	/* the host shares these pages: user mappings must not encrypt them */
 	vma->vm_page_prot = pgprot_decrypted(vma->vm_page_prot);
-	for_each_sgtable_page(&buf->sgt, &it, vma->vm_pgoff) {
+	for_each_sgtable_page(&buf->pages.sgt, &it, vma->vm_pgoff) {
 		if (addr >= vma->vm_end)
 			break;
 		ret = remap_pfn_range(vma, addr, page_to_pfn(sg_page_iter_page(&it)),
@@ -164,7 +164,7 @@ static void *ccsh_map_kernel(struct ccsh_buffer *buf)
 	pages = kvmalloc_array(n, sizeof(*pages), GFP_KERNEL);
 	if (!pages)
 		return NULL;
-	for_each_sgtable_page(&buf->sgt, &it, 0)
+	for_each_sgtable_page(&buf->pages.sgt, &it, 0)
 		pages[i++] = sg_page_iter_page(&it);
 	vaddr = vmap(pages, n, VM_MAP, pgprot_decrypted(PAGE_KERNEL));
 	kvfree(pages);
@@ -209,7 +209,7 @@ static void ccsh_release(struct dma_buf *dmabuf)
 
 	atomic64_dec(&ccsh_stats.buffers);
 	atomic64_sub(buf->len, &ccsh_stats.shared_bytes);
-	ccsh_pages_release(&buf->sgt);
+	ccsh_pages_release(&buf->pages);
 	mutex_destroy(&buf->lock);
 	kfree(buf);
 }
@@ -268,7 +268,7 @@ struct dma_buf *ccsh_heap_allocate(const char *exp_name, unsigned long len,
 	INIT_LIST_HEAD(&buf->attachments);
 	buf->len = len;
 
-	ret = ccsh_pages_alloc(&buf->sgt, len);
+	ret = ccsh_pages_alloc(&buf->pages, len);
 	if (ret)
 		goto free_buf;
 
@@ -280,7 +280,7 @@ struct dma_buf *ccsh_heap_allocate(const char *exp_name, unsigned long len,
 	dmabuf = dma_buf_export(&exp_info);
 	if (IS_ERR(dmabuf)) {
 		ret = PTR_ERR(dmabuf);
-		ccsh_pages_release(&buf->sgt);
+		ccsh_pages_release(&buf->pages);
 		goto free_buf;
 	}
 	atomic64_inc(&ccsh_stats.buffers);

@@ -1,12 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit specification of the system_cc_shared heap, run against the
- * emulation backend (boot with cc_shared_heap.emulate=1).
- *
- * After every case the fixture checks the invariants that must hold
- * whatever the case did: no page is left shared, no buffer is left alive,
- * every leaked byte is a page the model saw fail, and the model saw no
- * misuse beyond what the case provoked on purpose.
+ * emulation backend (boot with cc_shared_heap.emulate=1): the pages of a
+ * buffer, the dma-buf, and the emulation model itself. The fixture in
+ * cc_shared_test_fixture.c checks the heap's invariants after every case.
  */
 #include <kunit/device.h>
 #include <kunit/test.h>
@@ -22,88 +19,7 @@
 #include <linux/sizes.h>
 #include <linux/string.h>
 
-#include "cc_shared_heap.h"
-
-struct ccsh_snap {
-	s64 buffers, shared_bytes, leaked_bytes;
-	s64 share_calls, unshare_calls, share_failures, unshare_failures;
-	unsigned long emu_shared, emu_lost, violations;
-};
-
-struct ccsh_ctx {
-	struct ccsh_snap base;
-	unsigned long provoked_violations;
-};
-
-static void ccsh_snap_take(struct ccsh_snap *s)
-{
-	s->buffers = atomic64_read(&ccsh_stats.buffers);
-	s->shared_bytes = atomic64_read(&ccsh_stats.shared_bytes);
-	s->leaked_bytes = atomic64_read(&ccsh_stats.leaked_bytes);
-	s->share_calls = atomic64_read(&ccsh_stats.share_calls);
-	s->unshare_calls = atomic64_read(&ccsh_stats.unshare_calls);
-	s->share_failures = atomic64_read(&ccsh_stats.share_failures);
-	s->unshare_failures = atomic64_read(&ccsh_stats.unshare_failures);
-	s->emu_shared = ccsh_emu_shared_pages();
-	s->emu_lost = ccsh_emu_lost_pages();
-	s->violations = ccsh_emu_violations();
-}
-
-static void ccsh_fail_reset(struct fault_attr *attr)
-{
-	attr->probability = 0;
-	attr->interval = 1;
-	attr->count = 0;
-	atomic_set(&attr->times, 1);
-	atomic_set(&attr->space, 0);
-}
-
-/* Make the @nth conversion call through @attr fail, and only that one. */
-static void ccsh_fail_nth(struct fault_attr *attr, unsigned int nth)
-{
-	ccsh_fail_reset(attr);
-	attr->interval = nth;
-	attr->probability = 100;
-}
-
-static int ccsh_test_init(struct kunit *test)
-{
-	struct ccsh_ctx *ctx;
-
-	if (!ccsh_emulating())
-		kunit_skip(test, "needs cc_shared_heap.emulate=1");
-	ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, ctx);
-	ccsh_fail_reset(&ccsh_fail_share);
-	ccsh_fail_reset(&ccsh_fail_unshare);
-	ccsh_snap_take(&ctx->base);
-	test->priv = ctx;
-	return 0;
-}
-
-static void ccsh_test_exit(struct kunit *test)
-{
-	struct ccsh_ctx *ctx = test->priv;
-	struct ccsh_snap now;
-
-	if (!ctx)
-		return;
-	ccsh_fail_reset(&ccsh_fail_share);
-	ccsh_fail_reset(&ccsh_fail_unshare);
-	ccsh_snap_take(&now);
-	KUNIT_EXPECT_EQ_MSG(test, now.emu_shared, ctx->base.emu_shared,
-			    "pages left shared");
-	KUNIT_EXPECT_EQ_MSG(test, now.buffers, ctx->base.buffers,
-			    "buffers left alive");
-	KUNIT_EXPECT_EQ_MSG(test, now.shared_bytes, ctx->base.shared_bytes,
-			    "shared_bytes not back to its start");
-	KUNIT_EXPECT_EQ_MSG(test, (now.emu_lost - ctx->base.emu_lost) * PAGE_SIZE,
-			    (unsigned long)(now.leaked_bytes - ctx->base.leaked_bytes),
-			    "leaked_bytes differs from the pages that failed");
-	KUNIT_EXPECT_EQ_MSG(test, now.violations - ctx->base.violations,
-			    ctx->provoked_violations,
-			    "emulation saw misuse of the conversion rules");
-}
+#include "cc_shared_test.h"
 
 /* ---------------------------------------------------------------------- */
 /* Pages of a buffer                                                        */
@@ -135,11 +51,11 @@ static unsigned long ccsh_table_bytes(struct sg_table *sgt)
 static void pages_cover_exactly_the_requested_length(struct kunit *test)
 {
 	unsigned long len = *(const unsigned long *)test->param_value;
-	struct sg_table sgt;
+	struct ccsh_pages p;
 
-	KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(&sgt, len), 0);
-	KUNIT_EXPECT_EQ(test, ccsh_table_bytes(&sgt), len);
-	ccsh_pages_release(&sgt);
+	KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(&p, len), 0);
+	KUNIT_EXPECT_EQ(test, ccsh_table_bytes(&p.sgt), len);
+	ccsh_pages_release(&p);
 }
 
 static void pages_are_shared_while_allocated(struct kunit *test)
@@ -148,40 +64,57 @@ static void pages_are_shared_while_allocated(struct kunit *test)
 	struct ccsh_ctx *ctx = test->priv;
 	struct sg_page_iter it;
 	unsigned long private = 0;
-	struct sg_table sgt;
+	struct ccsh_pages p;
 
-	KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(&sgt, len), 0);
-	for_each_sgtable_page(&sgt, &it, 0)
+	KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(&p, len), 0);
+	for_each_sgtable_page(&p.sgt, &it, 0)
 		private += !ccsh_emu_page_shared(sg_page_iter_page(&it));
 	KUNIT_EXPECT_EQ(test, private, 0UL);
 	KUNIT_EXPECT_EQ(test, ccsh_emu_shared_pages() - ctx->base.emu_shared,
 			len >> PAGE_SHIFT);
-	ccsh_pages_release(&sgt);
+	ccsh_pages_release(&p);
 }
 
 static void pages_read_zero_although_sharing_scrambles_them(struct kunit *test)
 {
 	unsigned long len = *(const unsigned long *)test->param_value;
 	struct scatterlist *sg;
-	struct sg_table sgt;
+	struct ccsh_pages p;
 	unsigned int i;
 
-	KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(&sgt, len), 0);
-	for_each_sgtable_sg(&sgt, sg, i)
+	KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(&p, len), 0);
+	for_each_sgtable_sg(&p.sgt, sg, i)
 		KUNIT_EXPECT_NULL_MSG(test, memchr_inv(sg_virt(sg), 0, sg->length),
 				      "chunk %u not zeroed after sharing", i);
-	ccsh_pages_release(&sgt);
+	ccsh_pages_release(&p);
 }
 
-static void release_converts_every_chunk_back(struct kunit *test)
+static void chunks_are_sorted_by_physical_address(struct kunit *test)
+{
+	unsigned long len = *(const unsigned long *)test->param_value;
+	unsigned long last = 0;
+	struct scatterlist *sg;
+	struct ccsh_pages p;
+	unsigned int i;
+
+	KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(&p, len), 0);
+	for_each_sgtable_sg(&p.sgt, sg, i) {
+		KUNIT_EXPECT_GE_MSG(test, page_to_pfn(sg_page(sg)), last,
+				    "entry %u", i);
+		last = page_to_pfn(sg_page(sg));
+	}
+	ccsh_pages_release(&p);
+}
+
+static void release_converts_every_run_back(struct kunit *test)
 {
 	unsigned long len = *(const unsigned long *)test->param_value;
 	struct ccsh_ctx *ctx = test->priv;
-	struct sg_table sgt;
+	struct ccsh_pages p;
 	struct ccsh_snap now;
 
-	KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(&sgt, len), 0);
-	ccsh_pages_release(&sgt);
+	KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(&p, len), 0);
+	ccsh_pages_release(&p);
 	ccsh_snap_take(&now);
 	KUNIT_EXPECT_GT(test, now.share_calls - ctx->base.share_calls, 0);
 	KUNIT_EXPECT_EQ(test, now.unshare_calls - ctx->base.unshare_calls,
@@ -189,93 +122,158 @@ static void release_converts_every_chunk_back(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, now.emu_shared, ctx->base.emu_shared);
 }
 
-/*
- * A 2 MiB + 64 KiB + 4 KiB buffer on a fresh test VM is three chunks.
- * Failure cases use it to aim at the first, middle and last chunk.
- */
-#define CCSH_THREE_CHUNKS (SZ_2M + SZ_64K + SZ_4K)
-static const unsigned long ccsh_chunk_bytes[] = { SZ_2M, SZ_64K, SZ_4K };
-
-static void ccsh_require_three_chunks(struct kunit *test)
+/* A conversion never covers part of a 2 MiB block when it could cover all. */
+static void two_mib_multiples_convert_whole_aligned_blocks(struct kunit *test)
 {
 	struct scatterlist *sg;
-	struct sg_table sgt;
+	struct ccsh_pages p;
 	unsigned int i;
-	bool as_planned;
 
-	KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(&sgt, CCSH_THREE_CHUNKS), 0);
-	as_planned = sgt.orig_nents == ARRAY_SIZE(ccsh_chunk_bytes);
-	for_each_sgtable_sg(&sgt, sg, i)
-		as_planned &= i < 3 && sg->length == ccsh_chunk_bytes[i];
-	ccsh_pages_release(&sgt);
-	if (!as_planned)
-		kunit_skip(test, "memory too fragmented for a 2 MiB chunk");
+	KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(&p, 4 * SZ_2M), 0);
+	for_each_sgtable_sg(&p.sgt, sg, i) {
+		if (sg->length != SZ_2M) {
+			ccsh_pages_release(&p);
+			kunit_skip(test, "no free 2 MiB blocks (fragmented memory)");
+		}
+		KUNIT_EXPECT_TRUE_MSG(test, IS_ALIGNED(sg_phys(sg), SZ_2M),
+				      "entry %u", i);
+	}
+	ccsh_pages_release(&p);
 }
 
-static const unsigned int ccsh_chunk_idx[] = { 1, 2, 3 };
+/*
+ * Hand-built tables: single pages of one split 8-page block, so that which
+ * of them are physically adjacent is known. @pick lists the pages used.
+ */
+static void ccsh_build_table(struct kunit *test, struct ccsh_pages *p,
+			     const unsigned int *pick, unsigned int n)
+{
+	struct page *block = alloc_pages(GFP_KERNEL, 3);
+	unsigned int i, used = 0;
+	struct scatterlist *sg;
 
-static void ccsh_chunk_desc(const unsigned int *nth, char *desc)
+	KUNIT_ASSERT_NOT_NULL(test, block);
+	split_page(block, 3);
+	KUNIT_ASSERT_EQ(test, sg_alloc_table(&p->sgt, n, GFP_KERNEL), 0);
+	sg = p->sgt.sgl;
+	for (i = 0; i < n; i++, sg = sg_next(sg)) {
+		sg_set_page(sg, block + pick[i], PAGE_SIZE, 0);
+		used |= BIT(pick[i]);
+	}
+	for (i = 0; i < 8; i++)
+		if (!(used & BIT(i)))
+			__free_page(block + i);
+	p->policy = NULL;
+}
+
+static const unsigned int ccsh_adjacent[] = { 0, 1, 2 };
+static const unsigned int ccsh_apart[] = { 0, 2, 4 };
+
+static void contiguous_chunks_are_converted_in_one_call(struct kunit *test)
+{
+	struct ccsh_ctx *ctx = test->priv;
+	struct ccsh_pages p;
+
+	ccsh_build_table(test, &p, ccsh_adjacent, 3);
+	KUNIT_ASSERT_EQ(test, ccsh_pages_share(&p), 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.share_calls) -
+			ctx->base.share_calls, 1);
+	ccsh_pages_release(&p);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.unshare_calls) -
+			ctx->base.unshare_calls, 1);
+}
+
+static void separate_chunks_are_converted_one_call_each(struct kunit *test)
+{
+	struct ccsh_ctx *ctx = test->priv;
+	struct ccsh_pages p;
+
+	ccsh_build_table(test, &p, ccsh_apart, 3);
+	KUNIT_ASSERT_EQ(test, ccsh_pages_share(&p), 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.share_calls) -
+			ctx->base.share_calls, 3);
+	ccsh_pages_release(&p);
+}
+
+static const unsigned int ccsh_run_idx[] = { 1, 2, 3 };
+
+static void ccsh_run_desc(const unsigned int *nth, char *desc)
 {
 	static const char * const names[] = { "first", "middle", "last" };
 
-	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "%s chunk", names[*nth - 1]);
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "%s run", names[*nth - 1]);
 }
 
-KUNIT_ARRAY_PARAM(ccsh_chunk, ccsh_chunk_idx, ccsh_chunk_desc);
+KUNIT_ARRAY_PARAM(ccsh_run, ccsh_run_idx, ccsh_run_desc);
 
-static void share_failure_leaks_only_the_failed_chunk(struct kunit *test)
+/* Exactly page @lost of the three apart pages is lost; none is shared. */
+static void ccsh_expect_only_lost(struct kunit *test, struct page *block,
+				  unsigned int lost)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(ccsh_apart); i++) {
+		struct page *page = block + ccsh_apart[i];
+
+		KUNIT_EXPECT_EQ_MSG(test, ccsh_emu_page_lost(page), i == lost,
+				    "page %u", i);
+		KUNIT_EXPECT_FALSE_MSG(test, ccsh_emu_page_shared(page),
+				       "page %u", i);
+	}
+}
+
+static void share_failure_leaks_only_the_failed_run(struct kunit *test)
 {
 	unsigned int nth = *(const unsigned int *)test->param_value;
 	struct ccsh_ctx *ctx = test->priv;
-	struct ccsh_snap before, now;
-	struct sg_table sgt;
+	struct ccsh_snap now;
+	struct ccsh_pages p;
+	struct page *block;
 
-	ccsh_require_three_chunks(test);
-	ccsh_snap_take(&before);
+	ccsh_build_table(test, &p, ccsh_apart, 3);
+	block = sg_page(p.sgt.sgl);
 	ccsh_fail_nth(&ccsh_fail_share, nth);
-	KUNIT_EXPECT_EQ(test, ccsh_pages_alloc(&sgt, CCSH_THREE_CHUNKS), -EIO);
+	KUNIT_EXPECT_EQ(test, ccsh_pages_share(&p), -EIO);
 	ccsh_snap_take(&now);
-
-	KUNIT_EXPECT_EQ(test, now.leaked_bytes - before.leaked_bytes,
-			(s64)ccsh_chunk_bytes[nth - 1]);
-	KUNIT_EXPECT_EQ(test, now.share_calls - before.share_calls, (s64)nth);
-	KUNIT_EXPECT_EQ(test, now.share_failures - before.share_failures, 1);
-	/* only the chunks shared before the failure are converted back */
-	KUNIT_EXPECT_EQ(test, now.unshare_calls - before.unshare_calls,
+	KUNIT_EXPECT_EQ(test, now.leaked_bytes - ctx->base.leaked_bytes,
+			(s64)PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, now.share_calls - ctx->base.share_calls, (s64)nth);
+	/* only the runs shared before the failure are converted back */
+	KUNIT_EXPECT_EQ(test, now.unshare_calls - ctx->base.unshare_calls,
 			(s64)nth - 1);
-	KUNIT_EXPECT_EQ(test, now.emu_shared, ctx->base.emu_shared);
+	ccsh_expect_only_lost(test, block, nth - 1);
 }
 
-static void unshare_failure_leaks_only_the_failed_chunk(struct kunit *test)
+static void unshare_failure_leaks_only_the_failed_run(struct kunit *test)
 {
 	unsigned int nth = *(const unsigned int *)test->param_value;
-	struct ccsh_snap before, now;
-	struct sg_table sgt;
+	struct ccsh_ctx *ctx = test->priv;
+	struct ccsh_snap now;
+	struct ccsh_pages p;
+	struct page *block;
 
-	ccsh_require_three_chunks(test);
-	KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(&sgt, CCSH_THREE_CHUNKS), 0);
-	ccsh_snap_take(&before);
+	ccsh_build_table(test, &p, ccsh_apart, 3);
+	block = sg_page(p.sgt.sgl);
+	KUNIT_ASSERT_EQ(test, ccsh_pages_share(&p), 0);
 	ccsh_fail_nth(&ccsh_fail_unshare, nth);
-	ccsh_pages_release(&sgt);
+	ccsh_pages_release(&p);
 	ccsh_snap_take(&now);
-
-	KUNIT_EXPECT_EQ(test, now.leaked_bytes - before.leaked_bytes,
-			(s64)ccsh_chunk_bytes[nth - 1]);
-	KUNIT_EXPECT_EQ(test, now.unshare_calls - before.unshare_calls, 3);
-	KUNIT_EXPECT_EQ(test, now.unshare_failures - before.unshare_failures, 1);
-	KUNIT_EXPECT_EQ(test, now.emu_lost - before.emu_lost,
-			ccsh_chunk_bytes[nth - 1] >> PAGE_SHIFT);
+	KUNIT_EXPECT_EQ(test, now.leaked_bytes - ctx->base.leaked_bytes,
+			(s64)PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, now.unshare_calls - ctx->base.unshare_calls, 3);
+	KUNIT_EXPECT_EQ(test, now.unshare_failures - ctx->base.unshare_failures, 1);
+	ccsh_expect_only_lost(test, block, nth - 1);
 }
 
 static void fatal_signal_interrupts_allocation(struct kunit *test)
 {
 	struct ccsh_ctx *ctx = test->priv;
-	struct sg_table sgt;
+	struct ccsh_pages p;
 	int ret;
 
 	allow_signal(SIGKILL);
 	send_sig(SIGKILL, current, 1);
-	ret = ccsh_pages_alloc(&sgt, SZ_32M);
+	ret = ccsh_pages_alloc(&p, SZ_32M);
 	disallow_signal(SIGKILL);	/* also drops the pending signal */
 	KUNIT_EXPECT_EQ(test, ret, -EINTR);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.share_calls),
@@ -288,18 +286,24 @@ static struct kunit_case ccsh_pages_cases[] = {
 	KUNIT_CASE_PARAM(pages_are_shared_while_allocated, ccsh_size_gen_params),
 	KUNIT_CASE_PARAM(pages_read_zero_although_sharing_scrambles_them,
 			 ccsh_size_gen_params),
-	KUNIT_CASE_PARAM(release_converts_every_chunk_back, ccsh_size_gen_params),
-	KUNIT_CASE_PARAM(share_failure_leaks_only_the_failed_chunk,
-			 ccsh_chunk_gen_params),
-	KUNIT_CASE_PARAM(unshare_failure_leaks_only_the_failed_chunk,
-			 ccsh_chunk_gen_params),
+	KUNIT_CASE_PARAM(chunks_are_sorted_by_physical_address,
+			 ccsh_size_gen_params),
+	KUNIT_CASE_PARAM(release_converts_every_run_back, ccsh_size_gen_params),
+	KUNIT_CASE(two_mib_multiples_convert_whole_aligned_blocks),
+	KUNIT_CASE(contiguous_chunks_are_converted_in_one_call),
+	KUNIT_CASE(separate_chunks_are_converted_one_call_each),
+	KUNIT_CASE_PARAM(share_failure_leaks_only_the_failed_run,
+			 ccsh_run_gen_params),
+	KUNIT_CASE_PARAM(unshare_failure_leaks_only_the_failed_run,
+			 ccsh_run_gen_params),
 	KUNIT_CASE(fatal_signal_interrupts_allocation),
 	{}
 };
 
+/* the pool is off here: these cases specify conversion without reuse */
 static struct kunit_suite ccsh_pages_suite = {
 	.name = "cc_shared_heap_pages",
-	.init = ccsh_test_init,
+	.init = ccsh_test_init_no_pool,
 	.exit = ccsh_test_exit,
 	.test_cases = ccsh_pages_cases,
 };
@@ -307,21 +311,6 @@ static struct kunit_suite ccsh_pages_suite = {
 /* ---------------------------------------------------------------------- */
 /* The dma-buf                                                              */
 /* ---------------------------------------------------------------------- */
-
-static struct dma_buf *ccsh_test_alloc(struct kunit *test, unsigned long len)
-{
-	struct dma_buf *dmabuf;
-
-	dmabuf = ccsh_heap_allocate("kunit", len, O_RDWR | O_CLOEXEC, 0);
-	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dmabuf);
-	return dmabuf;
-}
-
-/* dma_buf_put() from a kernel thread releases later; tests need it now */
-static void ccsh_test_put(struct dma_buf *dmabuf)
-{
-	__fput_sync(dmabuf->file);
-}
 
 struct ccsh_bad_request {
 	const char *what;

@@ -51,6 +51,7 @@ static int __init ccsh_init(void)
 	if (ret)
 		return ret;
 
+	ccsh_pool_init();
 	ccsh_debugfs_init();
 	heap = dma_heap_add(&info);
 	if (IS_ERR(heap)) {

@@ -26,12 +26,15 @@ static int ccsh_stats_show(struct seq_file *m, void *unused)
 		{ "unshare_calls", &ccsh_stats.unshare_calls },
 		{ "share_failures", &ccsh_stats.share_failures },
 		{ "unshare_failures", &ccsh_stats.unshare_failures },
+		{ "pool_hits", &ccsh_stats.pool_hits },
+		{ "pool_misses", &ccsh_stats.pool_misses },
 	};
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(rows); i++)
 		seq_printf(m, "%s %lld\n", rows[i].name,
 			   (long long)atomic64_read(rows[i].val));
+	seq_printf(m, "pool_limit_bytes %llu\n", ccsh_pool_get_limit());
 #ifdef CONFIG_DMABUF_HEAPS_CC_SHARED_EMULATION
 	if (ccsh_emulating())
 		ccsh_emu_show(m);
@@ -49,4 +52,9 @@ void ccsh_debugfs_init(void)
 
 	debugfs_create_file("stats", 0444, dir, NULL, &ccsh_stats_fops);
 	ccsh_convert_debugfs(dir);
+	ccsh_pool_debugfs(dir);
+#ifdef CONFIG_DMABUF_HEAPS_CC_SHARED_EMULATION
+	if (ccsh_emulating())
+		ccsh_emu_debugfs(dir);
+#endif
 }

@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Pool of already-shared chunks for the system_cc_shared heap.
+ *
+ * Converting pages is the expensive part of the heap, so chunks of freed
+ * buffers stay shared here, up to a limit, and later allocations take
+ * them without converting (they are zeroed again by the buffer code). A
+ * pooled chunk belongs to no memory cgroup: it is uncharged when it enters
+ * the pool and charged to the allocating task when it leaves. A shrinker
+ * converts pooled chunks back to private and frees them under memory
+ * pressure; a chunk whose conversion fails there is leaked like anywhere
+ * else.
+ */
+#define pr_fmt(fmt) "cc_shared_heap: " fmt
+
+#include <linux/debugfs.h>
+#include <linux/list.h>
+#include <linux/memcontrol.h>
+#include <linux/mm.h>
+#include <linux/shrinker.h>
+#include <linux/spinlock.h>
+#include <linux/swap.h>
+
+#include "cc_shared_heap.h"
+
+/* one list per chunk order the heap uses; index by ccsh_pool_slot() */
+#define CCSH_POOL_SLOTS 3
+
+static DEFINE_SPINLOCK(ccsh_pool_lock);
+static struct list_head ccsh_pool_lists[CCSH_POOL_SLOTS] = {
+	LIST_HEAD_INIT(ccsh_pool_lists[0]),
+	LIST_HEAD_INIT(ccsh_pool_lists[1]),
+	LIST_HEAD_INIT(ccsh_pool_lists[2]),
+};
+
+static unsigned long ccsh_pool_pages;	/* under ccsh_pool_lock */
+static u64 ccsh_pool_limit = U64_MAX;	/* bytes; set at init */
+static struct shrinker *ccsh_pool_shrinker;
+
+static int ccsh_pool_slot(unsigned int order)
+{
+	switch (order) {
+	case 9:
+		return 0;
+	case 4:
+		return 1;
+	case 0:
+		return 2;
+	}
+	return -1;
+}
+
+/**
+ * ccsh_pool_take() - take a shared chunk of @order out of the pool
+ * @order: chunk order
+ *
+ * The chunk is charged to the current task's memory cgroup.
+ *
+ * Return: the chunk's first page, or NULL when none is pooled (or the
+ * charge failed).
+ */
+struct page *ccsh_pool_take(unsigned int order)
+{
+	int slot = ccsh_pool_slot(order);
+	struct page *page = NULL;
+
+	if (slot < 0)
+		return NULL;
+	spin_lock(&ccsh_pool_lock);
+	page = list_first_entry_or_null(&ccsh_pool_lists[slot], struct page, lru);
+	if (page) {
+		list_del(&page->lru);
+		ccsh_pool_pages -= 1UL << order;
+	}
+	spin_unlock(&ccsh_pool_lock);
+	if (!page) {
+		atomic64_inc(&ccsh_stats.pool_misses);
+		return NULL;
+	}
+	atomic64_sub(PAGE_SIZE << order, &ccsh_stats.pooled_bytes);
+	if (memcg_kmem_charge_page(page, GFP_KERNEL_ACCOUNT, order)) {
+		/* over the cgroup's limit: put it back (or convert and free) */
+		if (!ccsh_pool_put(page, order) && !ccsh_unshare(page, 1U << order))
+			ccsh_free_private(page, order);
+		atomic64_inc(&ccsh_stats.pool_misses);
+		return NULL;
+	}
+	atomic64_inc(&ccsh_stats.pool_hits);
+	return page;
+}
+
+/**
+ * ccsh_pool_put() - keep a shared chunk in the pool if there is room
+ * @page: first page of the chunk
+ * @order: chunk order
+ *
+ * Return: true if the pool took the chunk; false if it is full, and the
+ * caller must dispose of the chunk itself.
+ */
+bool ccsh_pool_put(struct page *page, unsigned int order)
+{
+	int slot = ccsh_pool_slot(order);
+	bool taken = false;
+
+	if (slot < 0)
+		return false;
+	spin_lock(&ccsh_pool_lock);
+	if (((u64)(ccsh_pool_pages + (1UL << order)) << PAGE_SHIFT) <= ccsh_pool_limit) {
+		list_add(&page->lru, &ccsh_pool_lists[slot]);
+		ccsh_pool_pages += 1UL << order;
+		taken = true;
+	}
+	spin_unlock(&ccsh_pool_lock);
+	if (taken) {
+		memcg_kmem_uncharge_page(page, order);
+		atomic64_add(PAGE_SIZE << order, &ccsh_stats.pooled_bytes);
+	}
+	return taken;
+}
+
+/* Move up to @pages worth of chunks (at least one) from the pool to @out. */
+static unsigned long ccsh_pool_detach(struct list_head *out, unsigned long pages)
+{
+	unsigned long got = 0;
+	int slot;
+
+	spin_lock(&ccsh_pool_lock);
+	for (slot = 0; slot < CCSH_POOL_SLOTS && got < pages; slot++) {
+		struct page *page, *tmp;
+
+		list_for_each_entry_safe(page, tmp, &ccsh_pool_lists[slot], lru) {
+			if (got >= pages)
+				break;
+			list_move_tail(&page->lru, out);
+			got += 1UL << compound_order(page);
+		}
+	}
+	ccsh_pool_pages -= got;
+	spin_unlock(&ccsh_pool_lock);
+	atomic64_sub((u64)got << PAGE_SHIFT, &ccsh_stats.pooled_bytes);
+	return got;
+}
+
+/* Convert detached chunks back to private and free them. */
+static void ccsh_pool_release_list(struct list_head *chunks)
+{
+	struct page *page, *tmp;
+
+	list_for_each_entry_safe(page, tmp, chunks, lru) {
+		unsigned int order = compound_order(page);
+
+		list_del(&page->lru);
+		if (!ccsh_unshare(page, 1U << order))
+			ccsh_free_private(page, order);
+		cond_resched();
+	}
+}
+
+/**
+ * ccsh_pool_shrink() - give up to @pages pooled pages back to private
+ * @pages: how many pages to release; ULONG_MAX for all
+ *
+ * Return: pages taken out of the pool (leaked ones included).
+ */
+unsigned long ccsh_pool_shrink(unsigned long pages)
+{
+	LIST_HEAD(chunks);
+	unsigned long got = ccsh_pool_detach(&chunks, pages);
+
+	ccsh_pool_release_list(&chunks);
+	return got;
+}
+
+/**
+ * ccsh_pool_set_limit() - bound the pool, shrinking it to fit
+ * @bytes: most bytes the pool may hold; 0 disables it
+ */
+void ccsh_pool_set_limit(u64 bytes)
+{
+	unsigned long excess = 0;
+
+	spin_lock(&ccsh_pool_lock);
+	ccsh_pool_limit = bytes;
+	if (((u64)ccsh_pool_pages << PAGE_SHIFT) > bytes)
+		excess = ccsh_pool_pages - (bytes >> PAGE_SHIFT);
+	spin_unlock(&ccsh_pool_lock);
+	if (excess)
+		ccsh_pool_shrink(excess);
+}
+
+/**
+ * ccsh_pool_get_limit() - the pool's bound
+ *
+ * Return: bytes.
+ */
+u64 ccsh_pool_get_limit(void)
+{
+	return READ_ONCE(ccsh_pool_limit);
+}
+
+static unsigned long ccsh_pool_count(struct shrinker *s,
+				     struct shrink_control *sc)
+{
+	return READ_ONCE(ccsh_pool_pages) ?: SHRINK_EMPTY;
+}
+
+static unsigned long ccsh_pool_scan(struct shrinker *s,
+				    struct shrink_control *sc)
+{
+	/* converting may sleep and allocate page tables */
+	if (!(sc->gfp_mask & __GFP_DIRECT_RECLAIM) && !current_is_kswapd())
+		return SHRINK_STOP;
+	return ccsh_pool_shrink(sc->nr_to_scan) ?: SHRINK_STOP;
+}
+
+static int ccsh_pool_limit_get(void *data, u64 *val)
+{
+	*val = ccsh_pool_get_limit();
+	return 0;
+}
+
+static int ccsh_pool_limit_set(void *data, u64 val)
+{
+	ccsh_pool_set_limit(val);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(ccsh_pool_limit_fops, ccsh_pool_limit_get,
+			 ccsh_pool_limit_set, "%llu\n");
+
+static int ccsh_pool_drain_set(void *data, u64 val)
+{
+	ccsh_pool_shrink(ULONG_MAX);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(ccsh_pool_drain_fops, NULL, ccsh_pool_drain_set,
+			 "%llu\n");
+
+/**
+ * ccsh_pool_debugfs() - add pool_limit_bytes and pool_drain
+ * @dir: the heap's debugfs directory
+ */
+void ccsh_pool_debugfs(struct dentry *dir)
+{
+	debugfs_create_file_unsafe("pool_limit_bytes", 0600, dir, NULL,
+				   &ccsh_pool_limit_fops);
+	debugfs_create_file_unsafe("pool_drain", 0200, dir, NULL,
+				   &ccsh_pool_drain_fops);
+}
+
+/**
+ * ccsh_pool_init() - set the default bound and register the shrinker
+ *
+ * The default bound is 1/16 of RAM. Without a shrinker the pool is
+ * disabled rather than left unbounded under memory pressure.
+ */
+void ccsh_pool_init(void)
+{
+	ccsh_pool_limit = ((u64)totalram_pages() << PAGE_SHIFT) / 16;
+	ccsh_pool_shrinker = shrinker_alloc(0, "cc_shared_heap-pool");
+	if (!ccsh_pool_shrinker) {
+		pr_warn("no shrinker: pool disabled\n");
+		ccsh_pool_limit = 0;
+		return;
+	}
+	ccsh_pool_shrinker->count_objects = ccsh_pool_count;
+	ccsh_pool_shrinker->scan_objects = ccsh_pool_scan;
+	ccsh_pool_shrinker->seeks = DEFAULT_SEEKS;
+	shrinker_register(ccsh_pool_shrinker);
+}

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit specification of the pool of already-shared chunks.
+ *
+ * Each case starts with an empty pool whose limit it sets itself; the
+ * fixture drains the pool afterwards and checks that nothing is left
+ * shared.
+ */
+#include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/dma-buf.h>
+#include <linux/fcntl.h>
+#include <linux/file.h>
+#include <linux/kthread.h>
+#include <linux/sizes.h>
+#include <linux/string.h>
+
+#include "cc_shared_test.h"
+
+static void ccsh_cycle(struct kunit *test, unsigned long len)
+{
+	struct ccsh_pages p;
+
+	KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(&p, len), 0);
+	ccsh_pages_release(&p);
+}
+
+static void released_chunks_stay_shared_in_the_pool(struct kunit *test)
+{
+	struct ccsh_ctx *ctx = test->priv;
+	struct ccsh_snap now;
+
+	ccsh_pool_set_limit(SZ_16M);
+	ccsh_cycle(test, SZ_2M + SZ_64K);
+	ccsh_snap_take(&now);
+	KUNIT_EXPECT_EQ(test, now.pooled_bytes, (s64)(SZ_2M + SZ_64K));
+	KUNIT_EXPECT_EQ(test, now.unshare_calls, ctx->base.unshare_calls);
+	KUNIT_EXPECT_EQ(test, (now.emu_shared - ctx->base.emu_shared) * PAGE_SIZE,
+			(unsigned long)now.pooled_bytes);
+}
+
+static void allocation_takes_pooled_chunks_without_converting(struct kunit *test)
+{
+	struct ccsh_snap before, now;
+
+	ccsh_pool_set_limit(SZ_16M);
+	ccsh_cycle(test, SZ_2M);
+	ccsh_snap_take(&before);
+	ccsh_cycle(test, SZ_2M);
+	ccsh_snap_take(&now);
+	KUNIT_EXPECT_EQ(test, now.share_calls, before.share_calls);
+	KUNIT_EXPECT_EQ(test, now.pool_hits - before.pool_hits, 1);
+	KUNIT_EXPECT_EQ(test, now.pooled_bytes, (s64)SZ_2M);
+}
+
+static void reused_chunk_never_shows_the_previous_contents(struct kunit *test)
+{
+	struct page *first;
+	struct ccsh_pages p;
+
+	ccsh_pool_set_limit(SZ_16M);
+	KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(&p, SZ_2M), 0);
+	first = sg_page(p.sgt.sgl);
+	memset(page_address(first), 0xa5, SZ_2M);	/* the previous user */
+	ccsh_pages_release(&p);
+
+	KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(&p, SZ_2M), 0);
+	/* only meaningful if the pool handed the same chunk back */
+	KUNIT_ASSERT_PTR_EQ(test, sg_page(p.sgt.sgl), first);
+	KUNIT_EXPECT_NULL(test, memchr_inv(page_address(first), 0, SZ_2M));
+	ccsh_pages_release(&p);
+}
+
+static void pool_holds_no_more_than_its_limit(struct kunit *test)
+{
+	struct ccsh_ctx *ctx = test->priv;
+	struct ccsh_pages p[3];
+	struct ccsh_snap now;
+	unsigned int i;
+
+	ccsh_pool_set_limit(SZ_2M);
+	for (i = 0; i < ARRAY_SIZE(p); i++)
+		KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(&p[i], SZ_2M), 0);
+	for (i = 0; i < ARRAY_SIZE(p); i++)
+		ccsh_pages_release(&p[i]);
+	ccsh_snap_take(&now);
+	KUNIT_EXPECT_EQ(test, now.pooled_bytes, (s64)SZ_2M);
+	KUNIT_EXPECT_GT(test, now.unshare_calls, ctx->base.unshare_calls);
+	KUNIT_EXPECT_EQ(test, (now.emu_shared - ctx->base.emu_shared) * PAGE_SIZE,
+			(unsigned long)SZ_2M);
+}
+
+static void lowering_the_limit_gives_chunks_back(struct kunit *test)
+{
+	ccsh_pool_set_limit(SZ_16M);
+	ccsh_cycle(test, 4 * SZ_2M);
+	KUNIT_ASSERT_EQ(test, atomic64_read(&ccsh_stats.pooled_bytes),
+			(s64)(4 * SZ_2M));
+	ccsh_pool_set_limit(SZ_2M);
+	KUNIT_EXPECT_LE(test, atomic64_read(&ccsh_stats.pooled_bytes),
+			(s64)SZ_2M);
+	ccsh_pool_set_limit(0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.pooled_bytes), 0);
+}
+
+static void shrinking_converts_back_and_frees_every_chunk(struct kunit *test)
+{
+	struct ccsh_ctx *ctx = test->priv;
+	unsigned long got;
+
+	ccsh_pool_set_limit(SZ_16M);
+	ccsh_cycle(test, SZ_2M + SZ_64K + SZ_4K);
+	got = ccsh_pool_shrink(ULONG_MAX);
+	KUNIT_EXPECT_EQ(test, got, (SZ_2M + SZ_64K + SZ_4K) >> PAGE_SHIFT);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.pooled_bytes), 0);
+	KUNIT_EXPECT_EQ(test, ccsh_emu_shared_pages(), ctx->base.emu_shared);
+}
+
+static void shrink_failure_leaks_exactly_the_failed_chunk(struct kunit *test)
+{
+	struct ccsh_ctx *ctx = test->priv;
+	struct ccsh_snap now;
+
+	ccsh_pool_set_limit(SZ_16M);
+	ccsh_cycle(test, SZ_2M + SZ_64K);
+	/* the pool gives back its largest chunks first */
+	ccsh_fail_nth(&ccsh_fail_unshare, 1);
+	ccsh_pool_shrink(ULONG_MAX);
+	ccsh_snap_take(&now);
+	KUNIT_EXPECT_EQ(test, now.leaked_bytes - ctx->base.leaked_bytes,
+			(s64)SZ_2M);
+	KUNIT_EXPECT_EQ(test, now.unshare_failures - ctx->base.unshare_failures, 1);
+	KUNIT_EXPECT_EQ(test, now.pooled_bytes, 0);
+}
+
+#define CCSH_THREADS	4
+#define CCSH_ROUNDS	40
+
+struct ccsh_worker {
+	struct completion done;
+	int errors;
+};
+
+static int ccsh_worker_fn(void *arg)
+{
+	static const unsigned long sizes[] = {
+		SZ_4K, SZ_64K + SZ_4K, SZ_2M, SZ_2M + SZ_64K,
+	};
+	struct ccsh_worker *w = arg;
+	unsigned int i;
+
+	for (i = 0; i < CCSH_ROUNDS; i++) {
+		struct dma_buf *b = ccsh_heap_allocate("kunit", sizes[i % 4],
+						       O_RDWR, 0);
+
+		if (IS_ERR(b))
+			w->errors++;
+		else
+			ccsh_test_put(b);
+	}
+	complete(&w->done);
+	return 0;
+}
+
+static void concurrent_alloc_and_free_keep_counters_exact(struct kunit *test)
+{
+	struct ccsh_worker w[CCSH_THREADS];
+	struct ccsh_ctx *ctx = test->priv;
+	struct ccsh_snap now;
+	unsigned int i;
+
+	bool started[CCSH_THREADS];
+
+	ccsh_pool_set_limit(SZ_4M);	/* small: both paths get exercised */
+	for (i = 0; i < CCSH_THREADS; i++) {
+		init_completion(&w[i].done);
+		w[i].errors = 0;
+		started[i] = !IS_ERR(kthread_run(ccsh_worker_fn, &w[i],
+						 "ccsh-test/%u", i));
+		KUNIT_EXPECT_TRUE_MSG(test, started[i], "thread %u", i);
+	}
+	for (i = 0; i < CCSH_THREADS; i++) {
+		if (!started[i])
+			continue;
+		wait_for_completion(&w[i].done);
+		KUNIT_EXPECT_EQ_MSG(test, w[i].errors, 0, "thread %u", i);
+	}
+	ccsh_snap_take(&now);
+	KUNIT_EXPECT_EQ(test, now.buffers, ctx->base.buffers);
+	KUNIT_EXPECT_EQ(test, now.shared_bytes, ctx->base.shared_bytes);
+	KUNIT_EXPECT_LE(test, now.pooled_bytes, (s64)SZ_4M);
+	KUNIT_EXPECT_EQ(test, (now.emu_shared - ctx->base.emu_shared) * PAGE_SIZE,
+			(unsigned long)now.pooled_bytes);
+	KUNIT_EXPECT_GT(test, now.pool_hits, ctx->base.pool_hits);
+}
+
+static struct kunit_case ccsh_pool_cases[] = {
+	KUNIT_CASE(released_chunks_stay_shared_in_the_pool),
+	KUNIT_CASE(allocation_takes_pooled_chunks_without_converting),
+	KUNIT_CASE(reused_chunk_never_shows_the_previous_contents),
+	KUNIT_CASE(pool_holds_no_more_than_its_limit),
+	KUNIT_CASE(lowering_the_limit_gives_chunks_back),
+	KUNIT_CASE(shrinking_converts_back_and_frees_every_chunk),
+	KUNIT_CASE(shrink_failure_leaks_exactly_the_failed_chunk),
+	KUNIT_CASE(concurrent_alloc_and_free_keep_counters_exact),
+	{}
+};
+
+static struct kunit_suite ccsh_pool_suite = {
+	.name = "cc_shared_heap_pool",
+	.init = ccsh_test_init,
+	.exit = ccsh_test_exit,
+	.test_cases = ccsh_pool_cases,
+};
+
+kunit_test_suite(ccsh_pool_suite);

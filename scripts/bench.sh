@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# The benchmark: build everything, boot the VM (4 GiB) with emulated
+# conversions, run ccsh-bench --json in it and leave
+#   build/bench/bench.txt   the table and the targets, as printed in the VM
+#   build/bench/bench.json  every metric and the cost-model parameters
+#   build/bench/bench.png   throughput vs the system heap, calls per GiB
+#
+#   bench.sh                 build, boot, report
+#   bench.sh --from-log LOG  only cut and plot the result already in LOG
+# Environment: VM_MEM (guest memory, default 4G), BENCH_TIMEOUT (seconds
+# the VM may run, default 3600).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+OUT="$BUILD/bench"
+LOG="$BUILD/logs/bench.log"
+
+need_gnuplot() {
+	command -v gnuplot >/dev/null && return 0
+	[ "$(id -u)" -eq 0 ] ||
+		die "gnuplot missing; install gnuplot-nox or run as root"
+	say "installing gnuplot-nox"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends gnuplot-nox
+}
+
+run_vm() {
+	"$REPO/scripts/deps.sh"
+	"$REPO/scripts/assemble.sh"
+	"$REPO/scripts/kernel.sh"
+	"$REPO/scripts/initramfs.sh"
+	mkdir -p "$BUILD/logs"
+	say "VM: emulated conversions, ccsh-bench (${VM_MEM:-4G}; takes minutes)"
+	VM_MEM=${VM_MEM:-4G} "$REPO/scripts/boot.sh" "$LOG" \
+		"${BENCH_TIMEOUT:-3600}" \
+		cc_shared_heap.emulate=1 ccsh_run=bench kunit.enable=0
+}
+
+case "${1:-}" in
+--from-log)	[ $# -eq 2 ] || die "usage: bench.sh [--from-log LOG]" ;;
+"")		;;
+*)		die "usage: bench.sh [--from-log LOG]" ;;
+esac
+need_gnuplot
+vm_ok=0
+if [ $# -eq 2 ]; then
+	LOG=$2
+else
+	run_vm || vm_ok=$?
+fi
+
+mkdir -p "$OUT"
+rm -f "$OUT"/bench.{txt,json,png} "$OUT"/*.dat "$OUT/plot-settings.gp"
+report=0
+python3 "$REPO/scripts/bench-report.py" "$LOG" "$OUT" || report=$?
+case $report in
+0|3)	;;
+*)	die "no benchmark result; see $LOG" ;;
+esac
+gnuplot -e "dir='$OUT'" "$REPO/scripts/bench.gp"
+cat "$OUT/bench.txt"
+say "results: ${OUT#"$REPO"/}/bench.txt, bench.json, bench.png"
+# a run that warned, oopsed or hit the OOM killer is not a clean measurement
+[ $report -eq 0 ] || die "the kernel log shows trouble (above); see $LOG"
+[ $vm_ok -eq 0 ] || die "the VM did not reach its end marker; see $LOG"
