@@ -1,13 +1,16 @@
 # SPDX-License-Identifier: GPL-2.0
 # cc-shared-heap: the verbs. See README.md.
 
-.PHONY: run check kernel initramfs patches clean distclean
+.PHONY: run check bench kernel initramfs patches clean distclean
 
 run:		## build, boot the VM in emulated mode, run the demo
 	bash scripts/run.sh
 
 check:		## build and run every test; ends with "N passed, N failed"
 	bash tests/check.sh
+
+bench:		## boot the VM (4 GiB) and benchmark; build/bench/bench.{txt,json,png}
+	bash scripts/bench.sh
 
 kernel:		## assemble the tree and build build/bzImage
 	bash scripts/deps.sh

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # The benchmark: build everything, boot the VM (4 GiB) with emulated
-# conversions, run ccsh-bench --json in it and leave
+# conversions and swiotlb=force, run dma_bench and ccsh-bench --json in it
+# and leave
+#   build/bench/dma_bench.txt  DMA map/unmap of 64 MiB, shared vs bounced
 #   build/bench/bench.txt   the table and the targets, as printed in the VM
 #   build/bench/bench.json  every metric and the cost-model parameters
 #   build/bench/bench.png   throughput vs the system heap, calls per GiB
@@ -35,7 +37,7 @@ run_vm() {
 	say "VM: emulated conversions, ccsh-bench (${VM_MEM:-4G}; takes minutes)"
 	VM_MEM=${VM_MEM:-4G} "$REPO/scripts/boot.sh" "$LOG" \
 		"${BENCH_TIMEOUT:-3600}" \
-		cc_shared_heap.emulate=1 ccsh_run=bench kunit.enable=0
+		swiotlb=force cc_shared_heap.emulate=1 ccsh_run=bench kunit.enable=0
 }
 
 case "${1:-}" in
@@ -60,7 +62,12 @@ case $report in
 *)	die "no benchmark result; see $LOG" ;;
 esac
 gnuplot -e "dir='$OUT'" "$REPO/scripts/bench.gp"
+# DMA map/unmap of 64 MiB, shared (in place) vs private (bounced)
+sed -n '/^CCSH-BEGIN dma_bench/,/^CCSH-END dma_bench/p' "$LOG" |
+	grep -E '^[a-z_0-9]+ -?[0-9]+$' > "$OUT/dma_bench.txt" || true
 cat "$OUT/bench.txt"
+echo "--- dma_bench (swiotlb=force) ---"
+cat "$OUT/dma_bench.txt"
 say "results: ${OUT#"$REPO"/}/bench.txt, bench.json, bench.png"
 # a run that warned, oopsed or hit the OOM killer is not a clean measurement
 [ $report -eq 0 ] || die "the kernel log shows trouble (above); see $LOG"

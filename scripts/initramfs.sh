@@ -25,6 +25,7 @@ gcc "${CFLAGS[@]}" -o "$ROOT/tests/cc_shared_heap_test" \
 gcc "${CFLAGS[@]}" -Wno-error -o "$ROOT/tests/dmabuf-heap" \
 	"$SELFTESTS/dmabuf-heaps/dmabuf-heap.c"
 gcc "${CFLAGS[@]}" -o "$ROOT/bin/ccsh-demo" "$REPO/tools/ccsh-demo.c"
+gcc "${CFLAGS[@]}" -o "$ROOT/bin/ccsh-bench" "$REPO/tools/ccsh-bench.c"
 
 (cd "$ROOT" && find . -print0 | cpio --null -o -H newc --quiet) |
 	gzip -1 > "$BUILD/initramfs.cpio.gz"

@@ -16,6 +16,21 @@ LOGS="$BUILD/logs"
 mkdir -p "$LOGS"
 limit=${VM_TIMEOUT:-900}
 
+# host: the benchmark's cost model against hand-computed counts
+say "host: benchmark cost-model test"
+{
+	echo "CCSH-BEGIN bench-model-test"
+	if gcc -O2 -Wall -Werror -o "$BUILD/ccsh-bench-model-test" \
+		"$REPO/tools/ccsh-bench-model-test.c" &&
+	   out=$("$BUILD/ccsh-bench-model-test" 2>&1); then
+		echo "ok 1 cost_model_counts_match_hand_computed_values # $out"
+	else
+		echo "${out:-does not build}" | sed 's/^/# /'
+		echo "not ok 1 cost_model_counts_match_hand_computed_values"
+	fi
+	echo "CCSH-END bench-model-test rc=0"
+} > "$LOGS/host.log"
+
 # emulated CoCo: KUnit at boot, then the selftests (our heap's and the tree's)
 say "VM: emulated conversions (cc_shared_heap.emulate=1)"
 "$REPO/scripts/boot.sh" "$LOGS/emulated.log" "$limit" \
@@ -31,4 +46,4 @@ say "VM: plain boot, no emulation"
 
 python3 "$here/summarize.py" "$SRC/tools/testing/kunit/kunit.py" \
 	"emulated=$LOGS/emulated.log:kunit" "swiotlb=$LOGS/swiotlb.log:kunit" \
-	"plain=$LOGS/plain.log"
+	"plain=$LOGS/plain.log" "host=$LOGS/host.log:host"

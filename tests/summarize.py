@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0
 """Summarize the serial logs of test VM runs.
 
-usage: summarize.py KUNIT_PY RUN=LOG[:kunit] ...
+usage: summarize.py KUNIT_PY RUN=LOG[:kunit|:host] ...
 
 For every run it counts: the VM reached its end marker; the kernel printed
 no warning, oops or lockdep report; the KUnit results (parsed by the
 kernel tree's own kunit.py) when the run is marked :kunit; and every TAP
-result of the test programs the VM ran. Prints each failure, then one
+result of the test programs the VM ran. A :host log holds only test
+program sections run on the host. Prints each failure, then one
 closing line "N passed, N failed, N skipped". Exits 1 on any failure.
 """
 import json
@@ -93,6 +94,15 @@ def count_programs(tally, run, lines):
         tally.add(f'{run}: {current}', 'FAIL', 'ended without its end marker')
 
 
+def count_vm(tally, run, lines):
+    done = any(line.startswith('CCSH-VM-DONE') for line in lines)
+    tally.add(f'{run}: VM boots, runs its tests and powers off',
+              'PASS' if done else 'FAIL', 'no end marker (timeout or panic)')
+    trouble = [line for line in lines if KERNEL_TROUBLE.search(line)]
+    tally.add(f'{run}: kernel log free of warnings and oopses',
+              'FAIL' if trouble else 'PASS', trouble[0] if trouble else '')
+
+
 def count_run(tally, kunit_py, spec):
     run, rest = spec.split('=', 1)
     log, _, flags = rest.partition(':')
@@ -101,12 +111,8 @@ def count_run(tally, kunit_py, spec):
             lines = f.read().splitlines()
     except OSError:
         lines = []
-    done = any(line.startswith('CCSH-VM-DONE') for line in lines)
-    tally.add(f'{run}: VM boots, runs its tests and powers off',
-              'PASS' if done else 'FAIL', 'no end marker (timeout or panic)')
-    trouble = [line for line in lines if KERNEL_TROUBLE.search(line)]
-    tally.add(f'{run}: kernel log free of warnings and oopses',
-              'FAIL' if trouble else 'PASS', trouble[0] if trouble else '')
+    if 'host' not in flags.split(','):
+        count_vm(tally, run, lines)
     if 'kunit' in flags.split(','):
         count_kunit(tally, kunit_py, run, log)
     count_programs(tally, run, lines)

@@ -97,26 +97,45 @@ static void ccsh_set_state(struct page *page, unsigned long state)
 	set_page_private(page, state);
 }
 
-/* Largest chunk that fits in @left, never larger than the last that worked. */
+/* A pooled chunk of any size that fits: it needs no conversion. */
+static struct page *ccsh_pooled_chunk(const struct ccsh_policy *pol,
+				      unsigned long left, unsigned int idx)
+{
+	struct page *page;
+
+	for (; pol->pool && idx < pol->nr_orders; idx++) {
+		if (left < (PAGE_SIZE << pol->orders[idx]))
+			continue;
+		page = ccsh_pool_take(pol->orders[idx]);
+		if (page) {
+			ccsh_set_state(page, CCSH_SHARED);
+			return page;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The largest chunk that fits in @left: from the pool if it has one, else
+ * new, never larger than the last new one that could be had.
+ */
 static struct page *ccsh_get_chunk(const struct ccsh_policy *pol,
 				   unsigned long left, unsigned int *idx)
 {
-	struct page *page;
+	struct page *page = ccsh_pooled_chunk(pol, left, *idx);
 	unsigned int i, order;
 
+	if (page)
+		return page;
+	if (pol->pool)
+		atomic64_inc(&ccsh_stats.pool_misses);
 	for (i = *idx; i < pol->nr_orders; i++) {
 		order = pol->orders[i];
 		if (left < (PAGE_SIZE << order))
 			continue;
-		page = pol->pool ? ccsh_pool_take(order) : NULL;
+		page = alloc_pages(ccsh_gfp(pol, order), order);
 		if (page) {
-			ccsh_set_state(page, CCSH_SHARED);
-		} else {
-			page = alloc_pages(ccsh_gfp(pol, order), order);
-			if (page)
-				ccsh_set_state(page, CCSH_PRIVATE);
-		}
-		if (page) {
+			ccsh_set_state(page, CCSH_PRIVATE);
 			*idx = i;
 			return page;
 		}
@@ -131,6 +150,44 @@ static int ccsh_by_pfn(void *priv, const struct list_head *a,
 	unsigned long pb = page_to_pfn(list_entry(b, struct page, lru));
 
 	return pa < pb ? -1 : pa > pb;
+}
+
+/**
+ * ccsh_unshare_chunks() - convert shared chunks back to private, free them
+ * @chunks: the chunks, linked through page->lru; emptied
+ * @merge: convert physically contiguous chunks in a single call
+ *
+ * A run whose conversion fails is leaked (by the conversion seam).
+ */
+void ccsh_unshare_chunks(struct list_head *chunks, bool merge)
+{
+	struct page *first, *last, *next, *page, *tmp;
+	unsigned int pages;
+	LIST_HEAD(run);
+	int ret;
+
+	if (merge)
+		list_sort(NULL, chunks, ccsh_by_pfn);
+	while (!list_empty(chunks)) {
+		first = list_first_entry(chunks, struct page, lru);
+		last = first;
+		pages = 1U << compound_order(first);
+		while (merge && !list_is_last(&last->lru, chunks)) {
+			next = list_next_entry(last, lru);
+			if (page_to_pfn(next) != page_to_pfn(first) + pages)
+				break;
+			pages += 1U << compound_order(next);
+			last = next;
+		}
+		list_cut_position(&run, chunks, &last->lru);
+		ret = ccsh_unshare(first, pages);
+		list_for_each_entry_safe(page, tmp, &run, lru) {
+			list_del(&page->lru);
+			if (!ret)
+				ccsh_free_private(page, compound_order(page));
+		}
+		cond_resched();
+	}
 }
 
 /* Chunks for @len bytes onto @chunks, counted in @nents. */
@@ -238,24 +295,17 @@ static void ccsh_dispose_easy(const struct ccsh_policy *pol,
 static void ccsh_dispose_shared(const struct ccsh_policy *pol,
 				struct sg_table *sgt)
 {
-	struct scatterlist *sg = sgt->sgl;
-	unsigned int n, pages;
-	int ret;
+	struct scatterlist *sg;
+	LIST_HEAD(chunks);
+	unsigned int i;
 
-	while (sg) {
-		n = ccsh_run(pol, sg, CCSH_SHARED, &pages);
-		if (!n) {
-			sg = sg_next(sg);
-			continue;
-		}
-		ret = ccsh_unshare(sg_page(sg), pages);
-		for (; n; n--, sg = sg_next(sg)) {
-			if (!ret)
-				ccsh_free_private(sg_page(sg), get_order(sg->length));
+	for_each_sgtable_sg(sgt, sg, i) {
+		if (sg->length && ccsh_state(sg) == CCSH_SHARED) {
+			list_add_tail(&sg_page(sg)->lru, &chunks);
 			ccsh_drop(sg);
 		}
-		cond_resched();
 	}
+	ccsh_unshare_chunks(&chunks, pol->merge);
 }
 
 static void ccsh_dispose(const struct ccsh_policy *pol, struct sg_table *sgt)
@@ -269,19 +319,18 @@ static void ccsh_dispose(const struct ccsh_policy *pol, struct sg_table *sgt)
 static void ccsh_dispose_list(struct list_head *chunks)
 {
 	struct page *page, *tmp;
+	LIST_HEAD(shared);
 
 	list_for_each_entry_safe(page, tmp, chunks, lru) {
 		unsigned int order = compound_order(page);
 
 		list_del(&page->lru);
-		if (page_private(page) == CCSH_SHARED) {
-			if (ccsh_pool_put(page, order))
-				continue;
-			if (ccsh_unshare(page, 1U << order))
-				continue;	/* leaked */
-		}
-		ccsh_free_private(page, order);
+		if (page_private(page) != CCSH_SHARED)
+			ccsh_free_private(page, order);
+		else if (!ccsh_pool_put(page, order))
+			list_add_tail(&page->lru, &shared);
 	}
+	ccsh_unshare_chunks(&shared, true);
 }
 
 /* Clear once, through the shared mapping, after the conversion. */
@@ -291,7 +340,12 @@ static void ccsh_zero_table(struct sg_table *sgt)
 	unsigned int i;
 
 	for_each_sgtable_sg(sgt, sg, i) {
-		memset(page_address(sg_page(sg)), 0, sg->length);
+		void *va = page_address(sg_page(sg));
+		unsigned int off;
+
+		/* the architecture's fastest way to clear memory it maps */
+		for (off = 0; off < sg->length; off += PAGE_SIZE)
+			clear_page(va + off);
 		cond_resched();
 	}
 }

@@ -44,6 +44,7 @@ struct ccsh_pages {
 
 int ccsh_pages_alloc(struct ccsh_pages *p, unsigned long len);
 int ccsh_pages_share(struct ccsh_pages *p);
+void ccsh_unshare_chunks(struct list_head *chunks, bool merge);
 void ccsh_pages_release(struct ccsh_pages *p);
 
 /* --- cc_shared_pool.c --- */
@@ -112,7 +113,7 @@ void ccsh_emu_debugfs(struct dentry *dir);
  * @share_failures: conversions to shared that failed
  * @unshare_failures: conversions to private that failed
  * @pool_hits: chunks taken from the pool (no conversion needed)
- * @pool_misses: chunks the pool could not provide
+ * @pool_misses: chunks allocated new because the pool had none that fit
  */
 struct ccsh_stats {
 	atomic64_t buffers;

@@ -8,8 +8,8 @@
  * pooled chunk belongs to no memory cgroup: it is uncharged when it enters
  * the pool and charged to the allocating task when it leaves. A shrinker
  * converts pooled chunks back to private and frees them under memory
- * pressure; a chunk whose conversion fails there is leaked like anywhere
- * else.
+ * pressure, largest first and one physically contiguous run per call; a
+ * run whose conversion fails there is leaked like anywhere else.
  */
 #define pr_fmt(fmt) "cc_shared_heap: " fmt
 
@@ -56,8 +56,8 @@ static int ccsh_pool_slot(unsigned int order)
  *
  * The chunk is charged to the current task's memory cgroup.
  *
- * Return: the chunk's first page, or NULL when none is pooled (or the
- * charge failed).
+ * Return: the chunk's first page, or NULL when none of that order is
+ * pooled (or the charge failed).
  */
 struct page *ccsh_pool_take(unsigned int order)
 {
@@ -73,16 +73,13 @@ struct page *ccsh_pool_take(unsigned int order)
 		ccsh_pool_pages -= 1UL << order;
 	}
 	spin_unlock(&ccsh_pool_lock);
-	if (!page) {
-		atomic64_inc(&ccsh_stats.pool_misses);
+	if (!page)
 		return NULL;
-	}
 	atomic64_sub(PAGE_SIZE << order, &ccsh_stats.pooled_bytes);
 	if (memcg_kmem_charge_page(page, GFP_KERNEL_ACCOUNT, order)) {
 		/* over the cgroup's limit: put it back (or convert and free) */
 		if (!ccsh_pool_put(page, order) && !ccsh_unshare(page, 1U << order))
 			ccsh_free_private(page, order);
-		atomic64_inc(&ccsh_stats.pool_misses);
 		return NULL;
 	}
 	atomic64_inc(&ccsh_stats.pool_hits);
@@ -141,21 +138,6 @@ static unsigned long ccsh_pool_detach(struct list_head *out, unsigned long pages
 	return got;
 }
 
-/* Convert detached chunks back to private and free them. */
-static void ccsh_pool_release_list(struct list_head *chunks)
-{
-	struct page *page, *tmp;
-
-	list_for_each_entry_safe(page, tmp, chunks, lru) {
-		unsigned int order = compound_order(page);
-
-		list_del(&page->lru);
-		if (!ccsh_unshare(page, 1U << order))
-			ccsh_free_private(page, order);
-		cond_resched();
-	}
-}
-
 /**
  * ccsh_pool_shrink() - give up to @pages pooled pages back to private
  * @pages: how many pages to release; ULONG_MAX for all
@@ -167,7 +149,7 @@ unsigned long ccsh_pool_shrink(unsigned long pages)
 	LIST_HEAD(chunks);
 	unsigned long got = ccsh_pool_detach(&chunks, pages);
 
-	ccsh_pool_release_list(&chunks);
+	ccsh_unshare_chunks(&chunks, true);
 	return got;
 }
 

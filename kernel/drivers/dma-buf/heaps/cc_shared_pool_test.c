@@ -116,21 +116,57 @@ static void shrinking_converts_back_and_frees_every_chunk(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ccsh_emu_shared_pages(), ctx->base.emu_shared);
 }
 
-static void shrink_failure_leaks_exactly_the_failed_chunk(struct kunit *test)
+/* Pages 0 and 2 of a split block: shared, pooled, never adjacent. */
+static struct page *ccsh_pool_two_apart(struct kunit *test)
+{
+	struct page *block = alloc_pages(GFP_KERNEL, 2);
+
+	KUNIT_ASSERT_NOT_NULL(test, block);
+	split_page(block, 2);
+	__free_page(block + 1);
+	__free_page(block + 3);
+	KUNIT_ASSERT_EQ(test, ccsh_share(block, 1), 0);
+	KUNIT_ASSERT_EQ(test, ccsh_share(block + 2, 1), 0);
+	KUNIT_ASSERT_TRUE(test, ccsh_pool_put(block, 0));
+	KUNIT_ASSERT_TRUE(test, ccsh_pool_put(block + 2, 0));
+	return block;
+}
+
+static void shrink_failure_leaks_exactly_the_failed_run(struct kunit *test)
 {
 	struct ccsh_ctx *ctx = test->priv;
 	struct ccsh_snap now;
+	struct page *block;
 
 	ccsh_pool_set_limit(SZ_16M);
-	ccsh_cycle(test, SZ_2M + SZ_64K);
-	/* the pool gives back its largest chunks first */
+	block = ccsh_pool_two_apart(test);
+	/* runs are given back in address order: page 0 first */
 	ccsh_fail_nth(&ccsh_fail_unshare, 1);
-	ccsh_pool_shrink(ULONG_MAX);
+	KUNIT_EXPECT_EQ(test, ccsh_pool_shrink(ULONG_MAX), 2UL);
 	ccsh_snap_take(&now);
 	KUNIT_EXPECT_EQ(test, now.leaked_bytes - ctx->base.leaked_bytes,
-			(s64)SZ_2M);
-	KUNIT_EXPECT_EQ(test, now.unshare_failures - ctx->base.unshare_failures, 1);
+			(s64)PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, now.unshare_calls - ctx->base.unshare_calls, 2);
+	KUNIT_EXPECT_TRUE(test, ccsh_emu_page_lost(block));
+	KUNIT_EXPECT_FALSE(test, ccsh_emu_page_lost(block + 2));
 	KUNIT_EXPECT_EQ(test, now.pooled_bytes, 0);
+}
+
+static void shrinking_converts_contiguous_chunks_in_one_call(struct kunit *test)
+{
+	struct ccsh_ctx *ctx = test->priv;
+	struct page *block = alloc_pages(GFP_KERNEL, 1);
+
+	KUNIT_ASSERT_NOT_NULL(test, block);
+	split_page(block, 1);
+	KUNIT_ASSERT_EQ(test, ccsh_share(block, 2), 0);
+	ccsh_pool_set_limit(SZ_16M);
+	/* pooled in reverse order: the shrinker sorts them */
+	KUNIT_ASSERT_TRUE(test, ccsh_pool_put(block + 1, 0));
+	KUNIT_ASSERT_TRUE(test, ccsh_pool_put(block, 0));
+	ccsh_pool_shrink(ULONG_MAX);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.unshare_calls) -
+			ctx->base.unshare_calls, 1);
 }
 
 #define CCSH_THREADS	4
@@ -201,7 +237,8 @@ static struct kunit_case ccsh_pool_cases[] = {
 	KUNIT_CASE(pool_holds_no_more_than_its_limit),
 	KUNIT_CASE(lowering_the_limit_gives_chunks_back),
 	KUNIT_CASE(shrinking_converts_back_and_frees_every_chunk),
-	KUNIT_CASE(shrink_failure_leaks_exactly_the_failed_chunk),
+	KUNIT_CASE(shrink_failure_leaks_exactly_the_failed_run),
+	KUNIT_CASE(shrinking_converts_contiguous_chunks_in_one_call),
 	KUNIT_CASE(concurrent_alloc_and_free_keep_counters_exact),
 	{}
 };

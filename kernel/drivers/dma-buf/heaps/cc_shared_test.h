@@ -13,12 +13,34 @@ struct dma_buf;
 
 /**
  * struct ccsh_snap - the heap's counters and the model's page counts
+ * @buffers: &ccsh_stats.buffers
+ * @shared_bytes: &ccsh_stats.shared_bytes
+ * @pooled_bytes: &ccsh_stats.pooled_bytes
+ * @leaked_bytes: &ccsh_stats.leaked_bytes
+ * @share_calls: &ccsh_stats.share_calls
+ * @unshare_calls: &ccsh_stats.unshare_calls
+ * @share_failures: &ccsh_stats.share_failures
+ * @unshare_failures: &ccsh_stats.unshare_failures
+ * @pool_hits: &ccsh_stats.pool_hits
+ * @pool_misses: &ccsh_stats.pool_misses
+ * @emu_shared: pages the emulation holds as shared
+ * @emu_lost: pages the emulation saw fail a conversion
+ * @violations: misuse the emulation refused
  */
 struct ccsh_snap {
-	s64 buffers, shared_bytes, pooled_bytes, leaked_bytes;
-	s64 share_calls, unshare_calls, share_failures, unshare_failures;
-	s64 pool_hits, pool_misses;
-	unsigned long emu_shared, emu_lost, violations;
+	s64 buffers;
+	s64 shared_bytes;
+	s64 pooled_bytes;
+	s64 leaked_bytes;
+	s64 share_calls;
+	s64 unshare_calls;
+	s64 share_failures;
+	s64 unshare_failures;
+	s64 pool_hits;
+	s64 pool_misses;
+	unsigned long emu_shared;
+	unsigned long emu_lost;
+	unsigned long violations;
 };
 
 /**
