@@ -36,7 +36,7 @@ build_commit() {
 	make -C "$tree" O="$obj" ARCH=x86_64 -j"$JOBS" CC="ccache gcc" \
 		HOSTCC="ccache gcc" olddefconfig >/dev/null
 	make -C "$tree" O="$obj" ARCH=x86_64 -j"$JOBS" CC="ccache gcc" \
-		HOSTCC="ccache gcc" W=1 bzImage >/dev/null ||
+		HOSTCC="ccache gcc" bzImage >/dev/null ||
 		die "the tree does not build after $1"
 	say "builds: $1"
 }
