@@ -213,19 +213,18 @@ static int ccsh_gather(const struct ccsh_policy *pol, struct list_head *chunks,
 }
 
 /*
- * Entries from @sg on that are still the buffer's (non-zero length), in
- * @state and, when merging, physically contiguous. Their page count goes
- * to @pages.
+ * Entries from @sg on that are private and, when merging, physically
+ * contiguous. Their page count goes to @pages.
  */
-static unsigned int ccsh_run(const struct ccsh_policy *pol,
-			     struct scatterlist *sg, unsigned long state,
-			     unsigned int *pages)
+static unsigned int ccsh_private_run(const struct ccsh_policy *pol,
+				     struct scatterlist *sg,
+				     unsigned int *pages)
 {
 	unsigned long next_pfn = page_to_pfn(sg_page(sg));
 	unsigned int n = 0;
 
 	*pages = 0;
-	for (; sg && sg->length && ccsh_state(sg) == state; sg = sg_next(sg)) {
+	for (; sg && ccsh_state(sg) == CCSH_PRIVATE; sg = sg_next(sg)) {
 		if (page_to_pfn(sg_page(sg)) != next_pfn || (n && !pol->merge))
 			break;
 		next_pfn += sg->length >> PAGE_SHIFT;
@@ -251,7 +250,7 @@ static int ccsh_share_table(const struct ccsh_policy *pol, struct sg_table *sgt)
 	int ret;
 
 	while (sg) {
-		n = ccsh_run(pol, sg, CCSH_PRIVATE, &pages);
+		n = ccsh_private_run(pol, sg, &pages);
 		if (!n) {
 			sg = sg_next(sg);
 			continue;

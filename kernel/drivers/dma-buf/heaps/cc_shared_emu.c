@@ -91,10 +91,13 @@ static bool ccsh_emu_in_range(unsigned long pfn, unsigned int nr)
 
 static void ccsh_emu_poison(struct page *page, unsigned int nr)
 {
+	unsigned long pfn = page_to_pfn(page);
 	unsigned int i;
 
+	/* a run may span several allocations: walk it by frame number */
 	for (i = 0; i < nr; i++)
-		memset(page_address(page + i), CCSH_EMU_POISON, PAGE_SIZE);
+		memset(page_address(pfn_to_page(pfn + i)), CCSH_EMU_POISON,
+		       PAGE_SIZE);
 }
 
 /* Flip @nr pages to @to_shared if all of them are in the opposite state. */
