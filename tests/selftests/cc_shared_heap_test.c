@@ -519,17 +519,9 @@ TEST_F(heap, dropping_caches_drains_the_pool)
 static long long memcg_current(const char *cg)
 {
 	char path[128];
-	long long v = -1;
-	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/memory.current", cg);
-	f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%lld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
+	return read_ll(path);
 }
 
 TEST_F(heap, allocation_is_charged_to_the_callers_memcg)
@@ -627,15 +619,7 @@ static void vgem_close(int vgem, unsigned int handle)
 
 static long long swiotlb_used(void)
 {
-	long long v = -1;
-	FILE *f = fopen(IO_TLB_USED, "r");
-
-	if (f) {
-		if (fscanf(f, "%lld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
+	return read_ll(IO_TLB_USED);
 }
 
 FIXTURE(vgem) {

@@ -150,24 +150,32 @@ static void sync_and_unmap_leave_device_writes_in_place(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, memchr_inv(va, 0x3c, PAGE_SIZE));
 }
 
-static void unreachable_memory_fails_instead_of_bouncing(struct kunit *test)
+/* Mapping @page with the attribute fails: as a page, and in a table with @sg_err. */
+static void cc_expect_refused(struct kunit *test, struct device *dev,
+			      struct page *page, int sg_err)
 {
-	struct device *dev = cc_test_device(test);
-	struct page *page = cc_test_pages(test, 0);
-	phys_addr_t phys = page_to_phys(page);
 	struct sg_table sgt;
 	dma_addr_t addr;
 
-	if (phys < SZ_1M)
-		kunit_skip(test, "page too low to put it out of reach");
-	dev->bus_dma_limit = phys - 1;
 	addr = dma_map_page_attrs(dev, page, 0, PAGE_SIZE, DMA_TO_DEVICE, CC);
 	KUNIT_EXPECT_TRUE(test, dma_mapping_error(dev, addr));
 
 	KUNIT_ASSERT_EQ(test, sg_alloc_table(&sgt, 1, GFP_KERNEL), 0);
 	sg_set_page(sgt.sgl, page, PAGE_SIZE, 0);
-	KUNIT_EXPECT_EQ(test, dma_map_sgtable(dev, &sgt, DMA_TO_DEVICE, CC), -EIO);
+	KUNIT_EXPECT_EQ(test, dma_map_sgtable(dev, &sgt, DMA_TO_DEVICE, CC), sg_err);
 	sg_free_table(&sgt);
+}
+
+static void unreachable_memory_fails_instead_of_bouncing(struct kunit *test)
+{
+	struct device *dev = cc_test_device(test);
+	struct page *page = cc_test_pages(test, 0);
+	phys_addr_t phys = page_to_phys(page);
+
+	if (phys < SZ_1M)
+		kunit_skip(test, "page too low to put it out of reach");
+	dev->bus_dma_limit = phys - 1;
+	cc_expect_refused(test, dev, page, -EIO);
 }
 
 #ifdef CONFIG_ARCH_HAS_DMA_OPS
@@ -199,18 +207,10 @@ static void other_dma_ops_refuse_shared_memory(struct kunit *test)
 {
 	struct device *dev = cc_test_device(test);
 	struct page *page = cc_test_pages(test, 0);
-	struct sg_table sgt;
-	dma_addr_t addr;
 
 	set_dma_ops(dev, &cc_fake_ops);
 	cc_fake_ops_calls = 0;
-	addr = dma_map_page_attrs(dev, page, 0, PAGE_SIZE, DMA_TO_DEVICE, CC);
-	KUNIT_EXPECT_TRUE(test, dma_mapping_error(dev, addr));
-
-	KUNIT_ASSERT_EQ(test, sg_alloc_table(&sgt, 1, GFP_KERNEL), 0);
-	sg_set_page(sgt.sgl, page, PAGE_SIZE, 0);
-	KUNIT_EXPECT_EQ(test, dma_map_sgtable(dev, &sgt, DMA_TO_DEVICE, CC), -EINVAL);
-	sg_free_table(&sgt);
+	cc_expect_refused(test, dev, page, -EINVAL);
 	KUNIT_EXPECT_EQ(test, cc_fake_ops_calls, 0U);
 	set_dma_ops(dev, NULL);
 }

@@ -166,33 +166,40 @@ static void ccsh_build_table(struct kunit *test, struct ccsh_pages *p,
 	p->policy = NULL;
 }
 
-static const unsigned int ccsh_adjacent[] = { 0, 1, 2 };
 static const unsigned int ccsh_apart[] = { 0, 2, 4 };
 
-static void contiguous_chunks_are_converted_in_one_call(struct kunit *test)
-{
-	struct ccsh_ctx *ctx = test->priv;
-	struct ccsh_pages p;
+struct ccsh_layout {
+	const char *what;
+	unsigned int pick[3];
+	s64 calls;
+};
 
-	ccsh_build_table(test, &p, ccsh_adjacent, 3);
-	KUNIT_ASSERT_EQ(test, ccsh_pages_share(&p), 0);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.share_calls) -
-			ctx->base.share_calls, 1);
-	ccsh_pages_release(&p);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.unshare_calls) -
-			ctx->base.unshare_calls, 1);
+static const struct ccsh_layout ccsh_layouts[] = {
+	{ "three adjacent pages", { 0, 1, 2 }, 1 },
+	{ "two adjacent, one apart", { 0, 1, 3 }, 2 },
+	{ "three pages apart", { 0, 2, 4 }, 3 },
+};
+
+static void ccsh_layout_desc(const struct ccsh_layout *l, char *desc)
+{
+	strscpy(desc, l->what, KUNIT_PARAM_DESC_SIZE);
 }
 
-static void separate_chunks_are_converted_one_call_each(struct kunit *test)
+KUNIT_ARRAY_PARAM(ccsh_layout, ccsh_layouts, ccsh_layout_desc);
+
+static void each_contiguous_run_is_converted_in_one_call(struct kunit *test)
 {
+	const struct ccsh_layout *l = test->param_value;
 	struct ccsh_ctx *ctx = test->priv;
 	struct ccsh_pages p;
 
-	ccsh_build_table(test, &p, ccsh_apart, 3);
+	ccsh_build_table(test, &p, l->pick, ARRAY_SIZE(l->pick));
 	KUNIT_ASSERT_EQ(test, ccsh_pages_share(&p), 0);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.share_calls) -
-			ctx->base.share_calls, 3);
+			ctx->base.share_calls, l->calls);
 	ccsh_pages_release(&p);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.unshare_calls) -
+			ctx->base.unshare_calls, l->calls);
 }
 
 static const unsigned int ccsh_run_idx[] = { 1, 2, 3 };
@@ -290,8 +297,8 @@ static struct kunit_case ccsh_pages_cases[] = {
 			 ccsh_size_gen_params),
 	KUNIT_CASE_PARAM(release_converts_every_run_back, ccsh_size_gen_params),
 	KUNIT_CASE(two_mib_multiples_convert_whole_aligned_blocks),
-	KUNIT_CASE(contiguous_chunks_are_converted_in_one_call),
-	KUNIT_CASE(separate_chunks_are_converted_one_call_each),
+	KUNIT_CASE_PARAM(each_contiguous_run_is_converted_in_one_call,
+			 ccsh_layout_gen_params),
 	KUNIT_CASE_PARAM(share_failure_leaks_only_the_failed_run,
 			 ccsh_run_gen_params),
 	KUNIT_CASE_PARAM(unshare_failure_leaks_only_the_failed_run,
