@@ -23,6 +23,8 @@ KERNEL_TROUBLE = re.compile(
     r'circular locking dependency|suspicious RCU usage|Call Trace:|'
     r'Out of memory|invoked oom-killer)')
 TAP_RESULT = re.compile(r'^(not )?ok \d+ (\S+)(.*)$')
+KTAP_LINE = re.compile(r'^(\[[ 0-9.]+\] )?\s*'
+                       r'(KTAP version|TAP version|\d+\.\.\d+|(not )?ok \d+|# )')
 
 
 class Tally:
@@ -49,10 +51,23 @@ def kunit_cases(group, prefix=''):
                                group['name'] != 'KUnit Test Group' else '')
 
 
-def count_kunit(tally, kunit_py, run, log):
-    with tempfile.NamedTemporaryFile(suffix='.json') as out:
+def count_kunit(tally, kunit_py, run, lines):
+    # kunit.py takes everything after the first KTAP line as KTAP, and a
+    # driver's message landing between a KTAP header and its subtest lines
+    # derails it. Give it the kernel's KTAP lines only, without the test
+    # programs' TAP that follows the boot.
+    boot = []
+    for line in lines:
+        if line.startswith('CCSH-BEGIN '):
+            break
+        if KTAP_LINE.match(line):
+            boot.append(line)
+    with tempfile.NamedTemporaryFile('w', suffix='.log') as log, \
+         tempfile.NamedTemporaryFile(suffix='.json') as out:
+        log.write('\n'.join(boot) + '\n')
+        log.flush()
         subprocess.run([sys.executable, kunit_py, 'parse', f'--json={out.name}',
-                        log], stdout=subprocess.DEVNULL,
+                        log.name], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, check=False)
         try:
             with open(out.name) as f:
@@ -114,7 +129,7 @@ def count_run(tally, kunit_py, spec):
     if 'host' not in flags.split(','):
         count_vm(tally, run, lines)
     if 'kunit' in flags.split(','):
-        count_kunit(tally, kunit_py, run, log)
+        count_kunit(tally, kunit_py, run, lines)
     count_programs(tally, run, lines)
 
 
