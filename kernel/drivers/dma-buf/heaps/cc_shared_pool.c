@@ -91,6 +91,8 @@ struct page *ccsh_pool_take(unsigned int order)
  * @page: first page of the chunk
  * @order: chunk order
  *
+ * The chunk is uncharged from its memory cgroup either way.
+ *
  * Return: true if the pool took the chunk; false if it is full, and the
  * caller must dispose of the chunk itself.
  */
@@ -101,17 +103,21 @@ bool ccsh_pool_put(struct page *page, unsigned int order)
 
 	if (slot < 0)
 		return false;
+	/*
+	 * Uncharge before the chunk becomes visible: once listed, another
+	 * task may take it and charge it to its own cgroup. A chunk the pool
+	 * then refuses is about to be freed, so its charge goes either way.
+	 */
+	memcg_kmem_uncharge_page(page, order);
 	spin_lock(&ccsh_pool_lock);
 	if (((u64)(ccsh_pool_pages + (1UL << order)) << PAGE_SHIFT) <= ccsh_pool_limit) {
 		list_add(&page->lru, &ccsh_pool_lists[slot]);
 		ccsh_pool_pages += 1UL << order;
+		/* counted before any taker can subtract it */
+		atomic64_add(PAGE_SIZE << order, &ccsh_stats.pooled_bytes);
 		taken = true;
 	}
 	spin_unlock(&ccsh_pool_lock);
-	if (taken) {
-		memcg_kmem_uncharge_page(page, order);
-		atomic64_add(PAGE_SIZE << order, &ccsh_stats.pooled_bytes);
-	}
 	return taken;
 }
 
