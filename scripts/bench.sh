@@ -29,10 +29,7 @@ need_gnuplot() {
 }
 
 run_vm() {
-	"$REPO/scripts/deps.sh"
-	"$REPO/scripts/assemble.sh"
-	"$REPO/scripts/kernel.sh"
-	"$REPO/scripts/initramfs.sh"
+	build_vm_images
 	mkdir -p "$BUILD/logs"
 	say "VM: emulated conversions, ccsh-bench (${VM_MEM:-4G}; takes minutes)"
 	VM_MEM=${VM_MEM:-4G} "$REPO/scripts/boot.sh" "$LOG" \

@@ -23,3 +23,11 @@ series_hash() {
 	cat "$REPO/scripts/pin.env" "$REPO/patches/series" \
 	    $(sed "s#^#$REPO/patches/#" "$REPO/patches/series") | sha256sum | cut -c1-16
 }
+
+# Everything a VM boot needs: packages, the tree, bzImage, the initramfs.
+build_vm_images() {
+	"$REPO/scripts/deps.sh"
+	"$REPO/scripts/assemble.sh"
+	"$REPO/scripts/kernel.sh"
+	"$REPO/scripts/initramfs.sh"
+}

@@ -5,10 +5,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-"$REPO/scripts/deps.sh"
-"$REPO/scripts/assemble.sh"
-"$REPO/scripts/kernel.sh"
-"$REPO/scripts/initramfs.sh"
+build_vm_images
 mkdir -p "$BUILD/logs"
 say "VM: emulated conversions, demo"
 ok=0

@@ -7,10 +7,7 @@ set -euo pipefail
 here=$(dirname "$0")
 . "$here/../scripts/lib.sh"
 
-"$REPO/scripts/deps.sh"
-"$REPO/scripts/assemble.sh"
-"$REPO/scripts/kernel.sh"
-"$REPO/scripts/initramfs.sh"
+build_vm_images
 
 LOGS="$BUILD/logs"
 mkdir -p "$LOGS"
