@@ -2,12 +2,13 @@
 /*
  * Pages of a system_cc_shared buffer.
  *
- * A buffer is a table of chunks: 2 MiB blocks where the page allocator
- * has them (a whole direct-map large page, so converting it splits
- * nothing), then 64 KiB, then single pages. Chunks come from the pool of
- * already-shared chunks first; the others are allocated private, sorted
- * by physical address and converted to shared one physically contiguous
- * run per call. Only then is every chunk zeroed, once, through the shared
+ * A buffer is a table of chunks: PMD-sized blocks (2 MiB with 4 KiB pages)
+ * where the page allocator has them (a whole direct-map large page, so
+ * converting it splits nothing), then 64 KiB, then single pages. Chunks
+ * come from the pool of already-shared chunks first; the others are
+ * allocated private, sorted by physical address and converted to shared
+ * one physically contiguous run per call, runs of at most
+ * CCSH_RUN_MAX_PAGES. Only then is every chunk zeroed, once, through the shared
  * mapping: content written while a page was private does not survive the
  * conversion, and a pooled chunk still holds its previous user's data.
  *
@@ -46,7 +47,26 @@ struct ccsh_policy {
 	bool zero_private;
 };
 
-static const unsigned int ccsh_orders[] = { 9, 4, 0 };
+const unsigned int ccsh_orders[CCSH_NR_ORDERS] = {
+	CCSH_LARGE_ORDER, CCSH_MID_ORDER, 0
+};
+static_assert(CCSH_LARGE_ORDER > CCSH_MID_ORDER);
+
+/**
+ * ccsh_order_index() - where @order stands in ccsh_orders
+ * @order: a chunk order
+ *
+ * Return: the index, or -1 for an order the heap does not use.
+ */
+int ccsh_order_index(unsigned int order)
+{
+	int i;
+
+	for (i = 0; i < CCSH_NR_ORDERS; i++)
+		if (ccsh_orders[i] == order)
+			return i;
+	return -1;
+}
 
 static const struct ccsh_policy ccsh_policy = {
 	.orders = ccsh_orders,
@@ -106,7 +126,8 @@ static struct page *ccsh_pooled_chunk(const struct ccsh_policy *pol,
 	for (; pol->pool && idx < pol->nr_orders; idx++) {
 		if (left < (PAGE_SIZE << pol->orders[idx]))
 			continue;
-		page = ccsh_pool_take(pol->orders[idx]);
+		page = ccsh_pool_take(pol->orders[idx],
+				      ccsh_gfp(pol, pol->orders[idx]));
 		if (page) {
 			ccsh_set_state(page, CCSH_SHARED);
 			return page;
@@ -133,7 +154,7 @@ static struct page *ccsh_get_chunk(const struct ccsh_policy *pol,
 		order = pol->orders[i];
 		if (left < (PAGE_SIZE << order))
 			continue;
-		page = alloc_pages(ccsh_gfp(pol, order), order);
+		page = ccsh_alloc_private(ccsh_gfp(pol, order), order);
 		if (page) {
 			ccsh_set_state(page, CCSH_PRIVATE);
 			*idx = i;
@@ -174,7 +195,9 @@ void ccsh_unshare_chunks(struct list_head *chunks, bool merge)
 		pages = 1U << compound_order(first);
 		while (merge && !list_is_last(&last->lru, chunks)) {
 			next = list_next_entry(last, lru);
-			if (page_to_pfn(next) != page_to_pfn(first) + pages)
+			if (page_to_pfn(next) != page_to_pfn(first) + pages ||
+			    pages + (1UL << compound_order(next)) >
+			    CCSH_RUN_MAX_PAGES)
 				break;
 			pages += 1U << compound_order(next);
 			last = next;
@@ -214,21 +237,23 @@ static int ccsh_gather(const struct ccsh_policy *pol, struct list_head *chunks,
 
 /*
  * Entries from @sg on that are private and, when merging, physically
- * contiguous. Their page count goes to @pages.
+ * contiguous, up to CCSH_RUN_MAX_PAGES. Their page count goes to @pages.
  */
 static unsigned int ccsh_private_run(const struct ccsh_policy *pol,
 				     struct scatterlist *sg,
 				     unsigned int *pages)
 {
 	unsigned long next_pfn = page_to_pfn(sg_page(sg));
-	unsigned int n = 0;
+	unsigned int n = 0, len;
 
 	*pages = 0;
 	for (; sg && ccsh_state(sg) == CCSH_PRIVATE; sg = sg_next(sg)) {
-		if (page_to_pfn(sg_page(sg)) != next_pfn || (n && !pol->merge))
+		len = sg->length >> PAGE_SHIFT;
+		if (n && (!pol->merge || page_to_pfn(sg_page(sg)) != next_pfn ||
+			  *pages + len > CCSH_RUN_MAX_PAGES))
 			break;
-		next_pfn += sg->length >> PAGE_SHIFT;
-		*pages += sg->length >> PAGE_SHIFT;
+		next_pfn += len;
+		*pages += len;
 		n++;
 	}
 	return n;
@@ -242,7 +267,18 @@ static struct scatterlist *ccsh_mark_run(struct scatterlist *sg,
 	return sg;
 }
 
-/* Convert the private chunks of @sgt to shared, run by run. */
+/*
+ * Convert the private chunks of @sgt to shared, run by run.
+ *
+ * A run is capped at CCSH_RUN_MAX_PAGES (16 MiB): a conversion cannot be
+ * preempted, and on TDX its cost grows with every page (a cache flush,
+ * and an accept of about 10 µs per 4 KiB on the way back), so a run of
+ * hundreds of MiB would hold the CPU for seconds. 16 MiB stays in the tens
+ * of milliseconds there, while the fixed cost of a call (TLB-flush IPIs,
+ * one hypercall) is paid only 64 times per GiB. The cap is a multiple of
+ * the large chunk and runs are cut only between chunks, so no aligned
+ * 2 MiB block is ever converted in two parts.
+ */
 static int ccsh_share_table(const struct ccsh_policy *pol, struct sg_table *sgt)
 {
 	struct scatterlist *sg = sgt->sgl;
@@ -259,6 +295,9 @@ static int ccsh_share_table(const struct ccsh_policy *pol, struct sg_table *sgt)
 		sg = ccsh_mark_run(sg, n, ret ? CCSH_LOST : CCSH_SHARED);
 		if (ret)
 			return ret;
+		if (sg && fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
 	}
 	return 0;
 }
@@ -371,7 +410,8 @@ static void ccsh_fill_table(struct sg_table *sgt, struct list_head *chunks)
  * On failure the failed run is leaked, everything else is disposed of and
  * the table freed.
  *
- * Return: 0 or the conversion's -errno.
+ * Return: 0, -EINTR on a fatal signal between runs, or the conversion's
+ * -errno.
  */
 int ccsh_pages_share(struct ccsh_pages *p)
 {

@@ -40,29 +40,76 @@ static const struct ccsh_backend ccsh_real_backend = {
 static const struct ccsh_backend *ccsh_backend;
 
 /**
- * ccsh_convert_init() - choose how pages will be converted
- * @emulate: use the software model instead of the platform
+ * ccsh_pick_backend() - decide how the heap converts pages, if at all
+ * @emulate: cc_shared_heap.emulate=1 was given
+ * @emu_built: the kernel has the emulation backend
+ * @mem_encrypted: memory really is encrypted (CC_ATTR_MEM_ENCRYPT)
+ * @cc_guest: this is a confidential guest (CC_ATTR_GUEST_MEM_ENCRYPT)
  *
- * Return: 0 when the heap can work, -ENODEV when the platform does not
- * encrypt memory and emulation is neither built nor asked for, or another
- * -errno from setting up the emulation.
+ * Emulation is only for machines whose memory is not encrypted: where it
+ * is, emulated "shared" pages would stay private while mapped decrypted.
+ * The real backend is only for confidential guests: a host that encrypts
+ * its own memory (SME) has nobody to share pages with.
+ *
+ * Return: the backend to use.
+ */
+enum ccsh_backend_kind ccsh_pick_backend(bool emulate, bool emu_built,
+					 bool mem_encrypted, bool cc_guest)
+{
+	if (emulate && emu_built && !mem_encrypted)
+		return CCSH_BACKEND_EMULATED;
+	return cc_guest ? CCSH_BACKEND_REAL : CCSH_BACKEND_NONE;
+}
+
+/**
+ * ccsh_convert_init() - choose how pages will be converted
+ * @emulate: the emulation was asked for
+ *
+ * Return: 0 when the heap can work, -ENODEV when this is not a
+ * confidential guest and emulation is not possible, or another -errno
+ * from setting up the emulation.
  */
 int ccsh_convert_init(bool emulate)
 {
+	bool built = IS_ENABLED(CONFIG_DMABUF_HEAPS_CC_SHARED_EMULATION);
+	bool encrypted = cc_platform_has(CC_ATTR_MEM_ENCRYPT);
+
+	if (emulate && !built)
+		pr_warn("emulate=1 ignored: built without the emulation backend\n");
+	else if (emulate && encrypted)
+		pr_warn("emulate=1 refused: memory is really encrypted here\n");
+
+	switch (ccsh_pick_backend(emulate, built, encrypted,
+				  cc_platform_has(CC_ATTR_GUEST_MEM_ENCRYPT))) {
+	case CCSH_BACKEND_REAL:
+		ccsh_backend = &ccsh_real_backend;
+		return 0;
 #ifdef CONFIG_DMABUF_HEAPS_CC_SHARED_EMULATION
-	if (emulate) {
+	case CCSH_BACKEND_EMULATED: {
 		int ret = ccsh_emu_init();
 
-		if (ret)
-			return ret;
-		ccsh_backend = &ccsh_emu_backend;
-		return 0;
+		if (!ret)
+			ccsh_backend = &ccsh_emu_backend;
+		return ret;
 	}
 #endif
-	if (!cc_platform_has(CC_ATTR_MEM_ENCRYPT))
+	default:
 		return -ENODEV;
-	ccsh_backend = &ccsh_real_backend;
-	return 0;
+	}
+}
+
+/**
+ * ccsh_convert_exit() - undo ccsh_convert_init()
+ *
+ * Only for a heap that never handed out a page.
+ */
+void ccsh_convert_exit(void)
+{
+#ifdef CONFIG_DMABUF_HEAPS_CC_SHARED_EMULATION
+	if (ccsh_emulating())
+		ccsh_emu_exit();
+#endif
+	ccsh_backend = NULL;
 }
 
 /**
@@ -95,7 +142,8 @@ static int ccsh_convert(struct page *page, unsigned int nr, bool share)
 
 	atomic64_inc(share ? &ccsh_stats.share_calls : &ccsh_stats.unshare_calls);
 	if (ccsh_inject(share, nr))
-		ret = -EIO;
+		ret = ccsh_backend->fail ? ccsh_backend->fail(page, nr, share) :
+					   -EIO;
 	else if (share)
 		ret = ccsh_backend->share(page, nr);
 	else
@@ -106,8 +154,6 @@ static int ccsh_convert(struct page *page, unsigned int nr, bool share)
 	atomic64_inc(share ? &ccsh_stats.share_failures :
 			     &ccsh_stats.unshare_failures);
 	atomic64_add((u64)nr << PAGE_SHIFT, &ccsh_stats.leaked_bytes);
-	if (ccsh_backend->lost)
-		ccsh_backend->lost(page, nr);
 	pr_warn_ratelimited("%s of %u pages at pfn %#lx failed (%d), leaking them\n",
 			    share ? "share" : "unshare", nr, page_to_pfn(page), ret);
 	return ret;
@@ -140,6 +186,22 @@ int ccsh_share(struct page *page, unsigned int nr)
 int ccsh_unshare(struct page *page, unsigned int nr)
 {
 	return ccsh_convert(page, nr, false);
+}
+
+/**
+ * ccsh_alloc_private() - allocate a private chunk for the heap
+ * @gfp: allocation flags
+ * @order: allocation order
+ *
+ * Return: the chunk's first page, or NULL.
+ */
+struct page *ccsh_alloc_private(gfp_t gfp, unsigned int order)
+{
+	struct page *page = alloc_pages(gfp, order);
+
+	if (page && ccsh_backend->got)
+		ccsh_backend->got(page, 1U << order);
+	return page;
 }
 
 /**

@@ -131,7 +131,7 @@ static void bench_shared(struct device *dev, struct bench_run *run)
 		}
 		dma_buf_detach(dmabuf, at);
 	}
-	__fput_sync(dmabuf->file);
+	dma_buf_put(dmabuf);
 }
 
 static int bench_show(struct seq_file *m, void *unused)

@@ -3,8 +3,13 @@
  * Emulated page conversions for testing the system_cc_shared heap without
  * confidential-computing hardware.
  *
- * The model keeps, for every page frame, whether it is shared and whether
- * it was lost to a failed conversion. Like real hardware it does not
+ * The model keeps, for every page frame, whether it is shared, whether it
+ * was lost to a failed conversion, and whether the heap holds it. A
+ * failure injected into a conversion is played by the model, which then
+ * holds the pages as lost: so which pages are lost is the model's own
+ * record, to be compared with the heap's leak accounting, and a page the
+ * heap holds that is neither shared nor lost outside a buffer is a page
+ * the heap forgot. Like real hardware the model does not
  * preserve content across a conversion: every conversion fills the pages
  * with a poison pattern, so a heap that zeroes before sharing hands out
  * poison, as it would hand out ciphertext on SEV. Requests that break the
@@ -32,24 +37,23 @@
 static DEFINE_SPINLOCK(ccsh_emu_lock);
 static unsigned long *ccsh_emu_shared;	/* one bit per pfn */
 static unsigned long *ccsh_emu_lost;	/* one bit per pfn */
+static unsigned long *ccsh_emu_held;	/* one bit per pfn: the heap's */
 static unsigned long ccsh_emu_nbits;
 static atomic_long_t ccsh_emu_violations_cnt;
 static bool ccsh_emu_naive_mode;
 
+/* Tests may run code after each conversion the model carries out. */
+void (*ccsh_emu_test_hook)(bool share);
+
 /*
  * Log of the conversion calls the model received, for the benchmark's
- * cost model. Appended under ccsh_emu_lock; read and cleared under
- * ccsh_emu_log_mutex, so a reader sees a stable prefix.
+ * cost model and the tests. Appended under ccsh_emu_lock; read and cleared
+ * under ccsh_emu_log_mutex, so a reader sees a stable prefix.
  */
-struct ccsh_emu_call {
-	unsigned long pfn;
-	unsigned int nr;
-	bool share;
-};
 
 #define CCSH_EMU_LOG_MAX BIT(18)
 static struct ccsh_emu_call *ccsh_emu_log;
-static unsigned long ccsh_emu_log_len, ccsh_emu_log_dropped;
+static unsigned long ccsh_emu_log_used, ccsh_emu_log_dropped;
 static DEFINE_MUTEX(ccsh_emu_log_mutex);
 
 /**
@@ -59,14 +63,16 @@ static DEFINE_MUTEX(ccsh_emu_log_mutex);
  */
 int ccsh_emu_init(void)
 {
+	size_t bytes = BITS_TO_LONGS(max_pfn) * sizeof(long);
+
 	ccsh_emu_nbits = max_pfn;
-	ccsh_emu_shared = vzalloc(BITS_TO_LONGS(ccsh_emu_nbits) * sizeof(long));
-	ccsh_emu_lost = vzalloc(BITS_TO_LONGS(ccsh_emu_nbits) * sizeof(long));
+	ccsh_emu_shared = vzalloc(bytes);
+	ccsh_emu_lost = vzalloc(bytes);
+	ccsh_emu_held = vzalloc(bytes);
 	ccsh_emu_log = vmalloc_array(CCSH_EMU_LOG_MAX, sizeof(*ccsh_emu_log));
-	if (!ccsh_emu_shared || !ccsh_emu_lost || !ccsh_emu_log) {
-		vfree(ccsh_emu_shared);
-		vfree(ccsh_emu_lost);
-		vfree(ccsh_emu_log);
+	if (!ccsh_emu_shared || !ccsh_emu_lost || !ccsh_emu_held ||
+	    !ccsh_emu_log) {
+		ccsh_emu_exit();
 		return -ENOMEM;
 	}
 	pr_warn("**********************************************************\n");
@@ -75,6 +81,22 @@ int ccsh_emu_init(void)
 	pr_warn("**********************************************************\n");
 	add_taint(TAINT_TEST, LOCKDEP_STILL_OK);
 	return 0;
+}
+
+/**
+ * ccsh_emu_exit() - free the model (only while it holds no page)
+ */
+void ccsh_emu_exit(void)
+{
+	vfree(ccsh_emu_shared);
+	vfree(ccsh_emu_lost);
+	vfree(ccsh_emu_held);
+	vfree(ccsh_emu_log);
+	ccsh_emu_shared = NULL;
+	ccsh_emu_lost = NULL;
+	ccsh_emu_held = NULL;
+	ccsh_emu_log = NULL;
+	ccsh_emu_nbits = 0;
 }
 
 static void ccsh_emu_violation(const char *what, unsigned long pfn,
@@ -100,6 +122,17 @@ static void ccsh_emu_poison(struct page *page, unsigned int nr)
 		       PAGE_SIZE);
 }
 
+/* Record a call; under ccsh_emu_lock. */
+static void ccsh_emu_log_call(unsigned long pfn, unsigned int nr,
+			      bool share, bool failed)
+{
+	if (ccsh_emu_log_used < CCSH_EMU_LOG_MAX)
+		ccsh_emu_log[ccsh_emu_log_used++] = (struct ccsh_emu_call){
+			.pfn = pfn, .nr = nr, .share = share, .failed = failed };
+	else
+		ccsh_emu_log_dropped++;
+}
+
 /* Flip @nr pages to @to_shared if all of them are in the opposite state. */
 static int ccsh_emu_flip(struct page *page, unsigned int nr, bool to_shared)
 {
@@ -112,11 +145,7 @@ static int ccsh_emu_flip(struct page *page, unsigned int nr, bool to_shared)
 	}
 
 	spin_lock(&ccsh_emu_lock);
-	if (ccsh_emu_log_len < CCSH_EMU_LOG_MAX)
-		ccsh_emu_log[ccsh_emu_log_len++] = (struct ccsh_emu_call){
-			.pfn = pfn, .nr = nr, .share = to_shared };
-	else
-		ccsh_emu_log_dropped++;
+	ccsh_emu_log_call(pfn, nr, to_shared, false);
 	if (find_next_bit(ccsh_emu_lost, end, pfn) < end)
 		err = "conversion of a lost page";
 	else if (to_shared && find_next_bit(ccsh_emu_shared, end, pfn) < end)
@@ -135,6 +164,8 @@ static int ccsh_emu_flip(struct page *page, unsigned int nr, bool to_shared)
 	}
 	/* content does not survive a conversion */
 	ccsh_emu_poison(page, nr);
+	if (ccsh_emu_test_hook)
+		ccsh_emu_test_hook(to_shared);
 	return 0;
 }
 
@@ -148,17 +179,34 @@ static int ccsh_emu_unshare(struct page *page, unsigned int nr)
 	return ccsh_emu_flip(page, nr, false);
 }
 
-static void ccsh_emu_mark_lost(struct page *page, unsigned int nr)
+/*
+ * An injected failure: like a platform whose conversion broke off, the
+ * model leaves the pages in no known state (lost) and their content gone.
+ */
+static int ccsh_emu_fail(struct page *page, unsigned int nr, bool share)
+{
+	unsigned long pfn = page_to_pfn(page);
+
+	if (!ccsh_emu_in_range(pfn, nr))
+		return -EIO;
+	spin_lock(&ccsh_emu_lock);
+	ccsh_emu_log_call(pfn, nr, share, true);
+	bitmap_clear(ccsh_emu_shared, pfn, nr);
+	bitmap_set(ccsh_emu_lost, pfn, nr);
+	spin_unlock(&ccsh_emu_lock);
+	ccsh_emu_poison(page, nr);
+	return -EIO;
+}
+
+static void ccsh_emu_got(struct page *page, unsigned int nr)
 {
 	unsigned long pfn = page_to_pfn(page);
 
 	if (!ccsh_emu_in_range(pfn, nr))
 		return;
 	spin_lock(&ccsh_emu_lock);
-	bitmap_clear(ccsh_emu_shared, pfn, nr);
-	bitmap_set(ccsh_emu_lost, pfn, nr);
+	bitmap_set(ccsh_emu_held, pfn, nr);
 	spin_unlock(&ccsh_emu_lock);
-	ccsh_emu_poison(page, nr);
 }
 
 static bool ccsh_emu_may_free(struct page *page, unsigned int nr)
@@ -171,6 +219,8 @@ static bool ccsh_emu_may_free(struct page *page, unsigned int nr)
 	spin_lock(&ccsh_emu_lock);
 	busy = find_next_bit(ccsh_emu_shared, end, pfn) < end ||
 	       find_next_bit(ccsh_emu_lost, end, pfn) < end;
+	if (!busy)
+		bitmap_clear(ccsh_emu_held, pfn, nr);
 	spin_unlock(&ccsh_emu_lock);
 	if (busy)
 		ccsh_emu_violation("free of a page that is not private", pfn, nr);
@@ -180,7 +230,8 @@ static bool ccsh_emu_may_free(struct page *page, unsigned int nr)
 const struct ccsh_backend ccsh_emu_backend = {
 	.share = ccsh_emu_share,
 	.unshare = ccsh_emu_unshare,
-	.lost = ccsh_emu_mark_lost,
+	.fail = ccsh_emu_fail,
+	.got = ccsh_emu_got,
 	.may_free = ccsh_emu_may_free,
 };
 
@@ -212,6 +263,27 @@ unsigned long ccsh_emu_shared_pages(void)
 unsigned long ccsh_emu_lost_pages(void)
 {
 	return ccsh_emu_weight(ccsh_emu_lost);
+}
+
+/**
+ * ccsh_emu_stray_pages() - pages the heap holds that are neither shared
+ * nor lost
+ *
+ * Outside an allocation in progress, such a page is one the heap forgot
+ * to free.
+ *
+ * Return: the count.
+ */
+unsigned long ccsh_emu_stray_pages(void)
+{
+	unsigned long pfn, n = 0;
+
+	spin_lock(&ccsh_emu_lock);
+	for_each_set_bit(pfn, ccsh_emu_held, ccsh_emu_nbits)
+		n += !test_bit(pfn, ccsh_emu_shared) &&
+		     !test_bit(pfn, ccsh_emu_lost);
+	spin_unlock(&ccsh_emu_lock);
+	return n;
 }
 
 /**
@@ -258,6 +330,7 @@ void ccsh_emu_show(struct seq_file *m)
 {
 	seq_printf(m, "emu_shared_pages %lu\n", ccsh_emu_shared_pages());
 	seq_printf(m, "emu_lost_pages %lu\n", ccsh_emu_lost_pages());
+	seq_printf(m, "emu_stray_pages %lu\n", ccsh_emu_stray_pages());
 	seq_printf(m, "emu_violations %lu\n", ccsh_emu_violations());
 }
 
@@ -273,14 +346,58 @@ bool ccsh_emu_naive(void)
 	return READ_ONCE(ccsh_emu_naive_mode);
 }
 
-/* Entry @pos of the log, the "dropped" line after the last, or NULL. */
-static void *ccsh_emu_log_at(loff_t pos)
+/**
+ * ccsh_emu_log_len() - calls logged since the log was last cleared
+ *
+ * Return: the count (at most the log's capacity).
+ */
+unsigned long ccsh_emu_log_len(void)
 {
 	unsigned long len;
 
 	spin_lock(&ccsh_emu_lock);
-	len = ccsh_emu_log_len;
+	len = ccsh_emu_log_used;
 	spin_unlock(&ccsh_emu_lock);
+	return len;
+}
+
+/**
+ * ccsh_emu_log_entry() - read one logged call
+ * @i: index, from 0
+ * @call: filled in
+ *
+ * Return: false if there is no such entry.
+ */
+bool ccsh_emu_log_entry(unsigned long i, struct ccsh_emu_call *call)
+{
+	bool ok;
+
+	spin_lock(&ccsh_emu_lock);
+	ok = i < ccsh_emu_log_used;
+	if (ok)
+		*call = ccsh_emu_log[i];
+	spin_unlock(&ccsh_emu_lock);
+	return ok;
+}
+
+/**
+ * ccsh_emu_log_clear() - empty the call log
+ */
+void ccsh_emu_log_clear(void)
+{
+	mutex_lock(&ccsh_emu_log_mutex);
+	spin_lock(&ccsh_emu_lock);
+	ccsh_emu_log_used = 0;
+	ccsh_emu_log_dropped = 0;
+	spin_unlock(&ccsh_emu_lock);
+	mutex_unlock(&ccsh_emu_log_mutex);
+}
+
+/* Entry @pos of the log, the "dropped" line after the last, or NULL. */
+static void *ccsh_emu_log_at(loff_t pos)
+{
+	unsigned long len = ccsh_emu_log_len();
+
 	if (pos < len)
 		return &ccsh_emu_log[pos];
 	if (pos == len && ccsh_emu_log_dropped)
@@ -312,7 +429,8 @@ static int ccsh_emu_log_show(struct seq_file *m, void *v)
 	if (v == SEQ_START_TOKEN)
 		seq_printf(m, "dropped %lu\n", ccsh_emu_log_dropped);
 	else
-		seq_printf(m, "%c %#lx %u\n", c->share ? 'S' : 'U', c->pfn, c->nr);
+		seq_printf(m, "%c %#lx %u%s\n", c->share ? 'S' : 'U', c->pfn,
+			   c->nr, c->failed ? " failed" : "");
 	return 0;
 }
 
@@ -332,12 +450,7 @@ static int ccsh_emu_log_open(struct inode *inode, struct file *file)
 static ssize_t ccsh_emu_log_write(struct file *file, const char __user *buf,
 				  size_t len, loff_t *ppos)
 {
-	mutex_lock(&ccsh_emu_log_mutex);
-	spin_lock(&ccsh_emu_lock);
-	ccsh_emu_log_len = 0;
-	ccsh_emu_log_dropped = 0;
-	spin_unlock(&ccsh_emu_lock);
-	mutex_unlock(&ccsh_emu_log_mutex);
+	ccsh_emu_log_clear();
 	return len;
 }
 

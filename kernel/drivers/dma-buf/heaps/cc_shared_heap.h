@@ -15,7 +15,11 @@
 
 #include <linux/atomic.h>
 #include <linux/fault-inject.h>
+#include <linux/gfp_types.h>
+#include <linux/mmzone.h>
+#include <linux/pgtable.h>
 #include <linux/scatterlist.h>
+#include <linux/sizes.h>
 #include <linux/types.h>
 
 struct dentry;
@@ -25,9 +29,30 @@ struct seq_file;
 
 #define CCSH_HEAP_NAME "system_cc_shared"
 
+/*
+ * Chunk orders, largest first. The large chunk is one PMD-sized block (2 MiB
+ * with 4 KiB pages), whole in the direct map, so converting it splits
+ * nothing; the pool keeps one list per entry.
+ */
+#define CCSH_LARGE_ORDER	MIN_T(unsigned int, PMD_ORDER, MAX_PAGE_ORDER)
+#define CCSH_MID_ORDER		4
+#define CCSH_NR_ORDERS		3
+extern const unsigned int ccsh_orders[CCSH_NR_ORDERS];
+int ccsh_order_index(unsigned int order);
+
+/*
+ * Most pages converted in one call: 16 MiB, or one large chunk where that
+ * is more. See ccsh_share_table() for why.
+ */
+#define CCSH_RUN_MAX_PAGES	MAX_T(unsigned long, SZ_16M >> PAGE_SHIFT, \
+				      1UL << CCSH_LARGE_ORDER)
+
 /* --- cc_shared_heap_core.c --- */
 struct dma_buf *ccsh_heap_allocate(const char *exp_name, unsigned long len,
 				   u32 fd_flags, u64 heap_flags);
+unsigned long ccsh_spare_bytes(void);
+int ccsh_core_init(bool emulate);
+void ccsh_core_exit(void);
 
 /* --- cc_shared_buffer.c --- */
 struct ccsh_policy;
@@ -49,7 +74,8 @@ void ccsh_pages_release(struct ccsh_pages *p);
 
 /* --- cc_shared_pool.c --- */
 void ccsh_pool_init(void);
-struct page *ccsh_pool_take(unsigned int order);
+void ccsh_pool_exit(void);
+struct page *ccsh_pool_take(unsigned int order, gfp_t gfp);
 bool ccsh_pool_put(struct page *page, unsigned int order);
 unsigned long ccsh_pool_shrink(unsigned long pages);
 void ccsh_pool_set_limit(u64 bytes);
@@ -62,24 +88,47 @@ void ccsh_pool_debugfs(struct dentry *dir);
  * struct ccsh_backend - how pages change between private and shared
  * @share: make @nr pages starting at @page shared; 0 or -errno
  * @unshare: make them private again; 0 or -errno
- * @lost: a conversion of these pages failed, their state is unknown
+ * @fail: an injected failure of a conversion in direction @share; the
+ *	backend leaves the pages as a failed conversion would and returns
+ *	the -errno
+ * @got: the heap allocated these private pages
  * @may_free: whether every one of these pages is private
  *
- * @lost and @may_free may be NULL.
+ * @fail, @got and @may_free may be NULL.
  */
 struct ccsh_backend {
 	int (*share)(struct page *page, unsigned int nr);
 	int (*unshare)(struct page *page, unsigned int nr);
-	void (*lost)(struct page *page, unsigned int nr);
+	int (*fail)(struct page *page, unsigned int nr, bool share);
+	void (*got)(struct page *page, unsigned int nr);
 	bool (*may_free)(struct page *page, unsigned int nr);
 };
 
+/**
+ * enum ccsh_backend_kind - how the heap converts pages, if at all
+ * @CCSH_BACKEND_NONE: not a confidential guest: the heap stays away
+ * @CCSH_BACKEND_REAL: set_memory_decrypted() and set_memory_encrypted()
+ * @CCSH_BACKEND_EMULATED: the software model (debug kernels)
+ */
+enum ccsh_backend_kind {
+	CCSH_BACKEND_NONE,
+	CCSH_BACKEND_REAL,
+	CCSH_BACKEND_EMULATED,
+};
+
+enum ccsh_backend_kind ccsh_pick_backend(bool emulate, bool emu_built,
+					 bool mem_encrypted, bool cc_guest);
 int ccsh_convert_init(bool emulate);
+void ccsh_convert_exit(void);
 bool ccsh_emulating(void);
 int ccsh_share(struct page *page, unsigned int nr);
 int ccsh_unshare(struct page *page, unsigned int nr);
+struct page *ccsh_alloc_private(gfp_t gfp, unsigned int order);
 void ccsh_free_private(struct page *page, unsigned int order);
 void ccsh_convert_debugfs(struct dentry *dir);
+
+/* fault injection: which conversion direction */
+enum ccsh_fail_dir { CCSH_FAIL_SHARE, CCSH_FAIL_UNSHARE };
 
 #ifdef CONFIG_FAULT_INJECTION
 extern struct fault_attr ccsh_fail_share;
@@ -88,11 +137,31 @@ extern struct fault_attr ccsh_fail_unshare;
 
 /* --- cc_shared_emu.c --- */
 #ifdef CONFIG_DMABUF_HEAPS_CC_SHARED_EMULATION
+/**
+ * struct ccsh_emu_call - one conversion call the model received
+ * @pfn: first page frame
+ * @nr: pages
+ * @share: direction
+ * @failed: the call failed (injected)
+ */
+struct ccsh_emu_call {
+	unsigned long pfn;
+	unsigned int nr;
+	bool share;
+	bool failed;
+};
+
 int ccsh_emu_init(void);
+void ccsh_emu_exit(void);
 extern const struct ccsh_backend ccsh_emu_backend;
+extern void (*ccsh_emu_test_hook)(bool share);
 void ccsh_emu_show(struct seq_file *m);
 unsigned long ccsh_emu_shared_pages(void);
 unsigned long ccsh_emu_lost_pages(void);
+unsigned long ccsh_emu_stray_pages(void);
+unsigned long ccsh_emu_log_len(void);
+bool ccsh_emu_log_entry(unsigned long i, struct ccsh_emu_call *call);
+void ccsh_emu_log_clear(void);
 unsigned long ccsh_emu_violations(void);
 bool ccsh_emu_page_shared(struct page *page);
 bool ccsh_emu_page_lost(struct page *page);
@@ -130,5 +199,6 @@ struct ccsh_stats {
 
 extern struct ccsh_stats ccsh_stats;
 void ccsh_debugfs_init(void);
+void ccsh_debugfs_exit(void);
 
 #endif /* _CC_SHARED_HEAP_H */

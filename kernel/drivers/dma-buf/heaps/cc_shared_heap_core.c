@@ -15,6 +15,7 @@
 #include <linux/iosys-map.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
@@ -133,30 +134,61 @@ static int ccsh_end_cpu_access(struct dma_buf *dmabuf,
 	return 0;
 }
 
-static int ccsh_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
+/* Map @len bytes of one physically contiguous chunk from @pfn at @addr. */
+static int ccsh_remap(struct vm_area_struct *vma, unsigned long addr,
+		      unsigned long pfn, unsigned long len)
 {
-	struct ccsh_buffer *buf = dmabuf->priv;
-	unsigned long addr = vma->vm_start;
-	struct sg_page_iter it;
-	int ret;
+#ifdef CONFIG_DMABUF_HEAPS_CC_SHARED_EMULATION
+	/* the benchmark's "before": a call per page, as the system heap does */
+	for (; ccsh_emu_naive() && len > PAGE_SIZE; len -= PAGE_SIZE) {
+		int ret = remap_pfn_range(vma, addr, pfn++, PAGE_SIZE,
+					  vma->vm_page_prot);
 
-	/* the host shares these pages: user mappings must not encrypt them */
-	vma->vm_page_prot = pgprot_decrypted(vma->vm_page_prot);
-	for_each_sgtable_page(&buf->pages.sgt, &it, vma->vm_pgoff) {
-		if (addr >= vma->vm_end)
-			break;
-		ret = remap_pfn_range(vma, addr, page_to_pfn(sg_page_iter_page(&it)),
-				      PAGE_SIZE, vma->vm_page_prot);
 		if (ret)
 			return ret;
 		addr += PAGE_SIZE;
+	}
+#endif
+	return remap_pfn_range(vma, addr, pfn, len, vma->vm_page_prot);
+}
+
+static int ccsh_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
+{
+	struct ccsh_buffer *buf = dmabuf->priv;
+	unsigned long skip = vma->vm_pgoff << PAGE_SHIFT;
+	unsigned long addr = vma->vm_start, len;
+	struct scatterlist *sg;
+	unsigned int i;
+	int ret;
+
+	/* copy-on-write would hand out private copies of shared memory */
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	/* the host shares these pages: user mappings must not encrypt them */
+	vma->vm_page_prot = pgprot_decrypted(vma->vm_page_prot);
+	for_each_sgtable_sg(&buf->pages.sgt, sg, i) {
+		if (skip >= sg->length) {
+			skip -= sg->length;
+			continue;
+		}
+		len = min(sg->length - skip, vma->vm_end - addr);
+		ret = ccsh_remap(vma, addr,
+				 page_to_pfn(sg_page(sg)) + (skip >> PAGE_SHIFT),
+				 len);
+		if (ret)
+			return ret;
+		addr += len;
+		skip = 0;
+		if (addr >= vma->vm_end)
+			break;
+		cond_resched();
 	}
 	return 0;
 }
 
 static void *ccsh_map_kernel(struct ccsh_buffer *buf)
 {
-	unsigned int n = buf->len >> PAGE_SHIFT, i = 0;
+	unsigned long n = buf->len >> PAGE_SHIFT, i = 0;
 	struct sg_page_iter it;
 	struct page **pages;
 	void *vaddr;
@@ -233,10 +265,29 @@ static int ccsh_check_request(unsigned long len, u32 fd_flags, u64 heap_flags)
 		return -EINVAL;
 	if (!len || !PAGE_ALIGNED(len))
 		return -EINVAL;
-	/* more than the machine has can never succeed: do not try */
-	if ((len >> PAGE_SHIFT) > totalram_pages())
+	/* more than the machine can spare: fail before taking anything */
+	if (len > ccsh_spare_bytes())
 		return -ENOMEM;
 	return 0;
+}
+
+/**
+ * ccsh_spare_bytes() - the largest buffer the machine can spare now
+ *
+ * What the kernel estimates it could hand to a new workload without
+ * swapping (MemAvailable), plus what the pool already holds shared, less
+ * 1/32 of RAM left for everything else. A larger request could only be
+ * met by reclaiming nearly everything, and other tasks would then meet the
+ * OOM killer, which cannot see whose dma-buf holds the memory.
+ *
+ * Return: bytes, 0 when nothing can be spared.
+ */
+unsigned long ccsh_spare_bytes(void)
+{
+	long pages = si_mem_available() - totalram_pages() / 32 +
+		     (atomic64_read(&ccsh_stats.pooled_bytes) >> PAGE_SHIFT);
+
+	return pages > 0 ? (unsigned long)pages << PAGE_SHIFT : 0;
 }
 
 /**
@@ -246,8 +297,8 @@ static int ccsh_check_request(unsigned long len, u32 fd_flags, u64 heap_flags)
  * @fd_flags: O_RDWR and/or O_CLOEXEC for the dma-buf file
  * @heap_flags: must be 0
  *
- * Return: the dma-buf, or ERR_PTR(-EINVAL) for bad arguments, -ENOMEM,
- * -EINTR when a fatal signal arrives during allocation, or the -errno of a
+ * Return: the dma-buf, or ERR_PTR(-EINVAL) for bad arguments, -ENOMEM
+ * (also for more than ccsh_spare_bytes()), -EINTR when a fatal signal arrives during allocation, or the -errno of a
  * failed conversion.
  */
 struct dma_buf *ccsh_heap_allocate(const char *exp_name, unsigned long len,
@@ -291,4 +342,33 @@ free_buf:
 	mutex_destroy(&buf->lock);
 	kfree(buf);
 	return ERR_PTR(ret);
+}
+
+/**
+ * ccsh_core_init() - set up everything but the registration
+ * @emulate: use the emulation backend if the kernel has it
+ *
+ * Return: 0, -ENODEV where the heap must not exist, or another -errno.
+ */
+int ccsh_core_init(bool emulate)
+{
+	int ret = ccsh_convert_init(emulate);
+
+	if (ret)
+		return ret;
+	ccsh_pool_init();
+	ccsh_debugfs_init();
+	return 0;
+}
+
+/**
+ * ccsh_core_exit() - undo ccsh_core_init() for a heap never used
+ *
+ * For registration glue whose registration failed.
+ */
+void ccsh_core_exit(void)
+{
+	ccsh_debugfs_exit();
+	ccsh_pool_exit();
+	ccsh_convert_exit();
 }

@@ -237,9 +237,9 @@ static void share_failure_leaks_only_the_failed_run(struct kunit *test)
 	struct ccsh_pages p;
 	struct page *block;
 
+	ccsh_test_fail_nth(test, CCSH_FAIL_SHARE, nth);
 	ccsh_build_table(test, &p, ccsh_apart, 3);
 	block = sg_page(p.sgt.sgl);
-	ccsh_fail_nth(&ccsh_fail_share, nth);
 	KUNIT_EXPECT_EQ(test, ccsh_pages_share(&p), -EIO);
 	ccsh_snap_take(&now);
 	KUNIT_EXPECT_EQ(test, now.leaked_bytes - ctx->base.leaked_bytes,
@@ -259,10 +259,10 @@ static void unshare_failure_leaks_only_the_failed_run(struct kunit *test)
 	struct ccsh_pages p;
 	struct page *block;
 
+	ccsh_test_fail_nth(test, CCSH_FAIL_UNSHARE, nth);
 	ccsh_build_table(test, &p, ccsh_apart, 3);
 	block = sg_page(p.sgt.sgl);
 	KUNIT_ASSERT_EQ(test, ccsh_pages_share(&p), 0);
-	ccsh_fail_nth(&ccsh_fail_unshare, nth);
 	ccsh_pages_release(&p);
 	ccsh_snap_take(&now);
 	KUNIT_EXPECT_EQ(test, now.leaked_bytes - ctx->base.leaked_bytes,
@@ -548,11 +548,12 @@ static void emulation_keeps_a_shared_page_from_the_allocator(struct kunit *test)
 static void failed_conversion_leaves_the_pages_lost(struct kunit *test)
 {
 	struct ccsh_ctx *ctx = test->priv;
-	struct page *page = alloc_pages(GFP_KERNEL, 2);
 	struct ccsh_snap now;
+	struct page *page;
 
+	ccsh_test_fail_nth(test, CCSH_FAIL_SHARE, 1);
+	page = alloc_pages(GFP_KERNEL, 2);
 	KUNIT_ASSERT_NOT_NULL(test, page);
-	ccsh_fail_nth(&ccsh_fail_share, 1);
 	KUNIT_EXPECT_EQ(test, ccsh_share(page, 4), -EIO);
 	ccsh_snap_take(&now);
 	KUNIT_EXPECT_EQ(test, now.emu_lost - ctx->base.emu_lost, 4UL);

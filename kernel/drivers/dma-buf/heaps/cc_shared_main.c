@@ -2,9 +2,9 @@
 /*
  * Registration of the system_cc_shared heap with the dma-heap core.
  *
- * The heap exists only where guest memory is really encrypted, or, in a
- * kernel built with the emulation backend, when cc_shared_heap.emulate=1
- * asks for it. Anywhere else the device node does not appear: software
+ * The heap exists only in a confidential guest, or, in a kernel built with
+ * the emulation backend on a machine whose memory is not encrypted, when
+ * cc_shared_heap.emulate=1 asks for it. Anywhere else the device node does not appear: software
  * that does not expect the host to read its buffers is never offered them.
  */
 #define pr_fmt(fmt) "cc_shared_heap: " fmt
@@ -20,6 +20,13 @@ static bool emulate;
 module_param(emulate, bool, 0444);
 MODULE_PARM_DESC(emulate,
 		 "Emulate memory conversions (debug kernels only; NOT secure)");
+
+static bool fail_register;
+#ifdef CONFIG_DMABUF_HEAPS_CC_SHARED_EMULATION
+module_param(fail_register, bool, 0444);
+MODULE_PARM_DESC(fail_register,
+		 "Make registration fail, to test its unwinding (debug kernels only)");
+#endif
 
 static struct dma_buf *ccsh_dma_heap_allocate(struct dma_heap *heap,
 					      unsigned long len, u32 fd_flags,
@@ -42,20 +49,16 @@ static int __init ccsh_init(void)
 	struct dma_heap *heap;
 	int ret;
 
-	if (emulate && !IS_ENABLED(CONFIG_DMABUF_HEAPS_CC_SHARED_EMULATION))
-		pr_warn("emulate=1 ignored: built without the emulation backend\n");
-
-	ret = ccsh_convert_init(emulate);
+	ret = ccsh_core_init(emulate);
 	if (ret == -ENODEV)
-		return 0;	/* no memory encryption: stay invisible */
+		return 0;	/* not a confidential guest: stay invisible */
 	if (ret)
 		return ret;
 
-	ccsh_pool_init();
-	ccsh_debugfs_init();
-	heap = dma_heap_add(&info);
+	heap = fail_register ? ERR_PTR(-EBUSY) : dma_heap_add(&info);
 	if (IS_ERR(heap)) {
 		pr_err("registering the heap failed: %ld\n", PTR_ERR(heap));
+		ccsh_core_exit();
 		return PTR_ERR(heap);
 	}
 	pr_info("%s heap registered%s\n", CCSH_HEAP_NAME,

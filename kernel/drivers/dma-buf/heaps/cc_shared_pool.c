@@ -6,7 +6,10 @@
  * buffers stay shared here, up to a limit, and later allocations take
  * them without converting (they are zeroed again by the buffer code). A
  * pooled chunk belongs to no memory cgroup: it is uncharged when it enters
- * the pool and charged to the allocating task when it leaves. A shrinker
+ * the pool and charged to the allocating task when it leaves, with the
+ * same allocation flags as a new chunk of its order, so that a cgroup at
+ * its limit fails the same way whether the chunk is pooled or new (never
+ * through the cgroup's OOM killer). A shrinker
  * converts pooled chunks back to private and frees them under memory
  * pressure, largest first and one physically contiguous run per call; a
  * run whose conversion fails there is leaked like anywhere else.
@@ -23,45 +26,28 @@
 
 #include "cc_shared_heap.h"
 
-/* one list per chunk order the heap uses; index by ccsh_pool_slot() */
-#define CCSH_POOL_SLOTS 3
-
+/* one list per entry of ccsh_orders, largest chunks first */
 static DEFINE_SPINLOCK(ccsh_pool_lock);
-static struct list_head ccsh_pool_lists[CCSH_POOL_SLOTS] = {
-	LIST_HEAD_INIT(ccsh_pool_lists[0]),
-	LIST_HEAD_INIT(ccsh_pool_lists[1]),
-	LIST_HEAD_INIT(ccsh_pool_lists[2]),
-};
+static struct list_head ccsh_pool_lists[CCSH_NR_ORDERS];
 
 static unsigned long ccsh_pool_pages;	/* under ccsh_pool_lock */
 static u64 ccsh_pool_limit = U64_MAX;	/* bytes; set at init */
 static struct shrinker *ccsh_pool_shrinker;
 
-static int ccsh_pool_slot(unsigned int order)
-{
-	switch (order) {
-	case 9:
-		return 0;
-	case 4:
-		return 1;
-	case 0:
-		return 2;
-	}
-	return -1;
-}
-
 /**
  * ccsh_pool_take() - take a shared chunk of @order out of the pool
  * @order: chunk order
+ * @gfp: the flags a new chunk of @order would be allocated with
  *
- * The chunk is charged to the current task's memory cgroup.
+ * The chunk is charged to the current task's memory cgroup with @gfp's
+ * reclaim policy; if that fails, the chunk goes back to the pool.
  *
  * Return: the chunk's first page, or NULL when none of that order is
  * pooled (or the charge failed).
  */
-struct page *ccsh_pool_take(unsigned int order)
+struct page *ccsh_pool_take(unsigned int order, gfp_t gfp)
 {
-	int slot = ccsh_pool_slot(order);
+	int slot = ccsh_order_index(order);
 	struct page *page = NULL;
 
 	if (slot < 0)
@@ -76,7 +62,7 @@ struct page *ccsh_pool_take(unsigned int order)
 	if (!page)
 		return NULL;
 	atomic64_sub(PAGE_SIZE << order, &ccsh_stats.pooled_bytes);
-	if (memcg_kmem_charge_page(page, GFP_KERNEL_ACCOUNT, order)) {
+	if (memcg_kmem_charge_page(page, gfp, order)) {
 		/* over the cgroup's limit: put it back (or convert and free) */
 		if (!ccsh_pool_put(page, order) && !ccsh_unshare(page, 1U << order))
 			ccsh_free_private(page, order);
@@ -98,7 +84,7 @@ struct page *ccsh_pool_take(unsigned int order)
  */
 bool ccsh_pool_put(struct page *page, unsigned int order)
 {
-	int slot = ccsh_pool_slot(order);
+	int slot = ccsh_order_index(order);
 	bool taken = false;
 
 	if (slot < 0)
@@ -128,7 +114,7 @@ static unsigned long ccsh_pool_detach(struct list_head *out, unsigned long pages
 	int slot;
 
 	spin_lock(&ccsh_pool_lock);
-	for (slot = 0; slot < CCSH_POOL_SLOTS && got < pages; slot++) {
+	for (slot = 0; slot < CCSH_NR_ORDERS && got < pages; slot++) {
 		struct page *page, *tmp;
 
 		list_for_each_entry_safe(page, tmp, &ccsh_pool_lists[slot], lru) {
@@ -243,6 +229,10 @@ void ccsh_pool_debugfs(struct dentry *dir)
  */
 void ccsh_pool_init(void)
 {
+	int i;
+
+	for (i = 0; i < CCSH_NR_ORDERS; i++)
+		INIT_LIST_HEAD(&ccsh_pool_lists[i]);
 	ccsh_pool_limit = ((u64)totalram_pages() << PAGE_SHIFT) / 16;
 	ccsh_pool_shrinker = shrinker_alloc(0, "cc_shared_heap-pool");
 	if (!ccsh_pool_shrinker) {
@@ -254,4 +244,14 @@ void ccsh_pool_init(void)
 	ccsh_pool_shrinker->scan_objects = ccsh_pool_scan;
 	ccsh_pool_shrinker->seeks = DEFAULT_SEEKS;
 	shrinker_register(ccsh_pool_shrinker);
+}
+
+/**
+ * ccsh_pool_exit() - unregister the shrinker and empty the pool
+ */
+void ccsh_pool_exit(void)
+{
+	shrinker_free(ccsh_pool_shrinker);
+	ccsh_pool_shrinker = NULL;
+	ccsh_pool_set_limit(0);
 }

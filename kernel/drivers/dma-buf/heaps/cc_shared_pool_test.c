@@ -138,10 +138,10 @@ static void shrink_failure_leaks_exactly_the_failed_run(struct kunit *test)
 	struct ccsh_snap now;
 	struct page *block;
 
+	/* runs are given back in address order: page 0 first */
+	ccsh_test_fail_nth(test, CCSH_FAIL_UNSHARE, 1);
 	ccsh_pool_set_limit(SZ_16M);
 	block = ccsh_pool_two_apart(test);
-	/* runs are given back in address order: page 0 first */
-	ccsh_fail_nth(&ccsh_fail_unshare, 1);
 	KUNIT_EXPECT_EQ(test, ccsh_pool_shrink(ULONG_MAX), 2UL);
 	ccsh_snap_take(&now);
 	KUNIT_EXPECT_EQ(test, now.leaked_bytes - ctx->base.leaked_bytes,

@@ -11,6 +11,7 @@
 #include "cc_shared_heap.h"
 
 struct ccsh_stats ccsh_stats;
+static struct dentry *ccsh_debugfs_dir;
 
 static int ccsh_stats_show(struct seq_file *m, void *unused)
 {
@@ -50,6 +51,7 @@ void ccsh_debugfs_init(void)
 {
 	struct dentry *dir = debugfs_create_dir("cc_shared_heap", NULL);
 
+	ccsh_debugfs_dir = dir;
 	debugfs_create_file("stats", 0444, dir, NULL, &ccsh_stats_fops);
 	ccsh_convert_debugfs(dir);
 	ccsh_pool_debugfs(dir);
@@ -57,4 +59,13 @@ void ccsh_debugfs_init(void)
 	if (ccsh_emulating())
 		ccsh_emu_debugfs(dir);
 #endif
+}
+
+/**
+ * ccsh_debugfs_exit() - remove /sys/kernel/debug/cc_shared_heap/
+ */
+void ccsh_debugfs_exit(void)
+{
+	debugfs_remove_recursive(ccsh_debugfs_dir);
+	ccsh_debugfs_dir = NULL;
 }

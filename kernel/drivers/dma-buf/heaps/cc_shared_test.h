@@ -25,6 +25,7 @@ struct dma_buf;
  * @pool_misses: &ccsh_stats.pool_misses
  * @emu_shared: pages the emulation holds as shared
  * @emu_lost: pages the emulation saw fail a conversion
+ * @emu_stray: pages the heap holds that are neither shared nor lost
  * @violations: misuse the emulation refused
  */
 struct ccsh_snap {
@@ -40,6 +41,7 @@ struct ccsh_snap {
 	s64 pool_misses;
 	unsigned long emu_shared;
 	unsigned long emu_lost;
+	unsigned long emu_stray;
 	unsigned long violations;
 };
 
@@ -56,7 +58,8 @@ struct ccsh_ctx {
 };
 
 void ccsh_snap_take(struct ccsh_snap *s);
-void ccsh_fail_nth(struct fault_attr *attr, unsigned int nth);
+void ccsh_test_fail_nth(struct kunit *test, enum ccsh_fail_dir dir,
+			unsigned int nth);
 int ccsh_test_init(struct kunit *test);
 int ccsh_test_init_no_pool(struct kunit *test);
 void ccsh_test_exit(struct kunit *test);

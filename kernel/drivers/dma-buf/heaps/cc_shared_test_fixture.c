@@ -2,10 +2,12 @@
 /*
  * Fixture of the system_cc_shared KUnit suites.
  *
- * Every case starts with an empty pool and no fault injection. After it,
- * whatever it did, the pool is drained and these must hold: no page is
- * left shared, no buffer alive, every leaked byte is a page the model saw
- * fail, and the model saw no misuse beyond what the case provoked.
+ * Every case starts with an empty pool, no fault injection and an empty
+ * call log. After it, whatever it did, the pool is drained and these must
+ * hold: no page is left shared, no buffer alive, every leaked byte is a
+ * page the model itself failed to convert, no page the heap allocated is
+ * left private without an owner, and the model saw no misuse beyond what
+ * the case provoked.
  */
 #include <linux/dma-buf.h>
 #include <linux/fcntl.h>
@@ -31,30 +33,48 @@ void ccsh_snap_take(struct ccsh_snap *s)
 	s->pool_misses = atomic64_read(&ccsh_stats.pool_misses);
 	s->emu_shared = ccsh_emu_shared_pages();
 	s->emu_lost = ccsh_emu_lost_pages();
+	s->emu_stray = ccsh_emu_stray_pages();
 	s->violations = ccsh_emu_violations();
 }
 
-static void ccsh_fail_reset(struct fault_attr *attr)
+static void ccsh_fail_reset_all(void)
 {
-	attr->probability = 0;
-	attr->interval = 1;
-	attr->count = 0;
-	atomic_set(&attr->times, 1);
-	atomic_set(&attr->space, 0);
+#ifdef CONFIG_FAULT_INJECTION
+	struct fault_attr *attrs[] = { &ccsh_fail_share, &ccsh_fail_unshare };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(attrs); i++) {
+		attrs[i]->probability = 0;
+		attrs[i]->interval = 1;
+		attrs[i]->count = 0;
+		atomic_set(&attrs[i]->times, 1);
+		atomic_set(&attrs[i]->space, 0);
+	}
+#endif
 }
 
 /**
- * ccsh_fail_nth() - make the @nth conversion call through @attr fail
- * @attr: ccsh_fail_share or ccsh_fail_unshare
+ * ccsh_test_fail_nth() - make the @nth conversion call in @dir fail
+ * @test: the case; skipped in a kernel without fault injection, so call
+ *	this before the case has anything to clean up
+ * @dir: CCSH_FAIL_SHARE or CCSH_FAIL_UNSHARE
  * @nth: 1 for the next call
  *
  * Only that one call fails.
  */
-void ccsh_fail_nth(struct fault_attr *attr, unsigned int nth)
+void ccsh_test_fail_nth(struct kunit *test, enum ccsh_fail_dir dir,
+			unsigned int nth)
 {
-	ccsh_fail_reset(attr);
+#ifdef CONFIG_FAULT_INJECTION
+	struct fault_attr *attr = dir == CCSH_FAIL_SHARE ? &ccsh_fail_share :
+							   &ccsh_fail_unshare;
+
+	ccsh_fail_reset_all();
 	attr->interval = nth;
 	attr->probability = 100;
+#else
+	kunit_skip(test, "needs CONFIG_FAULT_INJECTION");
+#endif
 }
 
 /**
@@ -71,10 +91,10 @@ int ccsh_test_init(struct kunit *test)
 		kunit_skip(test, "needs cc_shared_heap.emulate=1");
 	ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, ctx);
-	ccsh_fail_reset(&ccsh_fail_share);
-	ccsh_fail_reset(&ccsh_fail_unshare);
+	ccsh_fail_reset_all();
 	ctx->pool_limit = ccsh_pool_get_limit();
 	ccsh_pool_shrink(ULONG_MAX);
+	ccsh_emu_log_clear();
 	ccsh_snap_take(&ctx->base);
 	test->priv = ctx;
 	return 0;
@@ -104,8 +124,7 @@ void ccsh_test_exit(struct kunit *test)
 
 	if (!ctx)
 		return;
-	ccsh_fail_reset(&ccsh_fail_share);
-	ccsh_fail_reset(&ccsh_fail_unshare);
+	ccsh_fail_reset_all();
 	ccsh_pool_shrink(ULONG_MAX);
 	ccsh_pool_set_limit(ctx->pool_limit);
 	ccsh_snap_take(&now);
@@ -118,7 +137,9 @@ void ccsh_test_exit(struct kunit *test)
 			    "shared_bytes not back to its start");
 	KUNIT_EXPECT_EQ_MSG(test, (now.emu_lost - ctx->base.emu_lost) * PAGE_SIZE,
 			    (unsigned long)(now.leaked_bytes - ctx->base.leaked_bytes),
-			    "leaked_bytes differs from the pages that failed");
+			    "leaked_bytes differs from the pages the model lost");
+	KUNIT_EXPECT_EQ_MSG(test, now.emu_stray, ctx->base.emu_stray,
+			    "pages the heap allocated are left private");
 	KUNIT_EXPECT_EQ_MSG(test, now.violations - ctx->base.violations,
 			    ctx->provoked_violations,
 			    "emulation saw misuse of the conversion rules");
