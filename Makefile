@@ -25,7 +25,7 @@ patches:	## export the series as git format-patch into build/patches
 	bash scripts/export-patches.sh
 
 clean:		## remove build output, keep the extracted tree
-	rm -rf build/obj build/initramfs build/hdr build/logs build/*.gz build/bzImage
+	rm -rf build/obj build/obj-matrix build/initramfs build/hdr build/logs build/*.gz build/bzImage
 
 distclean:
 	rm -rf build

@@ -7,6 +7,8 @@
 #   build/bench/bench.txt   the table and the targets, as printed in the VM
 #   build/bench/bench.json  every metric and the cost-model parameters
 #   build/bench/bench.png   throughput vs the system heap, calls per GiB
+#   build/bench/mmap_bench.txt  mmap + first touch of 1 GiB, per page vs
+#                            per chunk vs the system heap
 #
 #   bench.sh                 build, boot, report
 #   bench.sh --from-log LOG  only cut and plot the result already in LOG
@@ -62,9 +64,14 @@ gnuplot -e "dir='$OUT'" "$REPO/scripts/bench.gp"
 # DMA map/unmap of 64 MiB, shared (in place) vs private (bounced)
 sed -n '/^CCSH-BEGIN dma_bench/,/^CCSH-END dma_bench/p' "$LOG" |
 	grep -E '^[a-z_0-9]+ -?[0-9]+$' > "$OUT/dma_bench.txt" || true
+# mmap + first touch of 1 GiB: a remap call per page (before) vs per chunk
+sed -n '/^CCSH-BEGIN mmap_bench/,/^CCSH-END mmap_bench/p' "$LOG" |
+	grep -E '^[a-z_0-9]+ -?[0-9]+$' > "$OUT/mmap_bench.txt" || true
 cat "$OUT/bench.txt"
 echo "--- dma_bench (swiotlb=force) ---"
 cat "$OUT/dma_bench.txt"
+echo "--- mmap_bench (mmap + first touch) ---"
+cat "$OUT/mmap_bench.txt"
 say "results: ${OUT#"$REPO"/}/bench.txt, bench.json, bench.png"
 # a run that warned, oopsed or hit the OOM killer is not a clean measurement
 [ $report -eq 0 ] || die "the kernel log shows trouble (above); see $LOG"

@@ -26,6 +26,7 @@ gcc "${CFLAGS[@]}" -Wno-error -o "$ROOT/tests/dmabuf-heap" \
 	"$SELFTESTS/dmabuf-heaps/dmabuf-heap.c"
 gcc "${CFLAGS[@]}" -o "$ROOT/bin/ccsh-demo" "$REPO/tools/ccsh-demo.c"
 gcc "${CFLAGS[@]}" -o "$ROOT/bin/ccsh-bench" "$REPO/tools/ccsh-bench.c"
+gcc "${CFLAGS[@]}" -o "$ROOT/bin/ccsh-mmap-bench" "$REPO/tools/ccsh-mmap-bench.c"
 
 (cd "$ROOT" && find . -print0 | cpio --null -o -H newc --quiet) |
 	gzip -1 > "$BUILD/initramfs.cpio.gz"

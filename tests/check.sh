@@ -28,6 +28,15 @@ say "host: benchmark cost-model test"
 	echo "CCSH-END bench-model-test rc=0"
 } > "$LOGS/host.log"
 
+# host: the heap's objects in other Kconfig combinations (-Werror)
+say "host: config matrix (scripts/config-matrix.sh)"
+rc=0
+"$REPO/scripts/config-matrix.sh" > "$LOGS/matrix.log" || rc=$?
+# a script that died before its first line would otherwise count nothing
+grep -q '^CCSH-BEGIN config-matrix' "$LOGS/matrix.log" ||
+	printf 'CCSH-BEGIN config-matrix\nCCSH-END config-matrix rc=%d\n' \
+		"$((rc ? rc : 1))" >> "$LOGS/matrix.log"
+
 # emulated CoCo: KUnit at boot, then the selftests (our heap's and the tree's)
 say "VM: emulated conversions (cc_shared_heap.emulate=1)"
 "$REPO/scripts/boot.sh" "$LOGS/emulated.log" "$limit" \
@@ -41,6 +50,14 @@ say "VM: plain boot, no emulation"
 "$REPO/scripts/boot.sh" "$LOGS/plain.log" "$limit" \
 	kunit.enable=0 ccsh_run=plain || true
 
+# registration made to fail (a debug-only parameter): nothing may remain
+say "VM: emulated conversions, registration failing"
+"$REPO/scripts/boot.sh" "$LOGS/regfail.log" "$limit" \
+	kunit.enable=0 cc_shared_heap.emulate=1 cc_shared_heap.fail_register=1 \
+	ccsh_run=regfail || true
+
 python3 "$here/summarize.py" "$SRC/tools/testing/kunit/kunit.py" \
 	"emulated=$LOGS/emulated.log:kunit" "swiotlb=$LOGS/swiotlb.log:kunit" \
-	"plain=$LOGS/plain.log" "host=$LOGS/host.log:host"
+	"plain=$LOGS/plain.log" "regfail=$LOGS/regfail.log" \
+	"host=$LOGS/host.log:host" \
+	"matrix=$LOGS/matrix.log:host"

@@ -51,6 +51,36 @@ def kunit_cases(group, prefix=''):
                                group['name'] != 'KUnit Test Group' else '')
 
 
+def parse_ktap(kunit_py, ktap):
+    """KUnit cases of KTAP lines, as (name, status), by the tree's kunit.py."""
+    with tempfile.NamedTemporaryFile('w', suffix='.log') as log, \
+         tempfile.NamedTemporaryFile(suffix='.json') as out:
+        log.write('\n'.join(ktap) + '\n')
+        log.flush()
+        subprocess.run([sys.executable, kunit_py, 'parse', f'--json={out.name}',
+                        log.name], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
+        try:
+            with open(out.name) as f:
+                results = json.load(f)
+        except (OSError, ValueError):
+            results = {}
+    return list(kunit_cases(results)) if results else []
+
+
+def rerun_sections(lines):
+    """Sections kunit-<suite>: a suite run again from debugfs after boot."""
+    name, body = None, []
+    for line in lines:
+        if line.startswith('CCSH-BEGIN kunit-'):
+            name, body = line.split()[1], []
+        elif name and line.startswith(f'CCSH-END {name} '):
+            yield name, body
+            name = None
+        elif name:
+            body.append(line)
+
+
 def count_kunit(tally, kunit_py, run, lines):
     # kunit.py takes everything after the first KTAP line as KTAP, and a
     # driver's message landing between a KTAP header and its subtest lines
@@ -62,29 +92,27 @@ def count_kunit(tally, kunit_py, run, lines):
             break
         if KTAP_LINE.match(line):
             boot.append(line)
-    with tempfile.NamedTemporaryFile('w', suffix='.log') as log, \
-         tempfile.NamedTemporaryFile(suffix='.json') as out:
-        log.write('\n'.join(boot) + '\n')
-        log.flush()
-        subprocess.run([sys.executable, kunit_py, 'parse', f'--json={out.name}',
-                        log.name], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=False)
-        try:
-            with open(out.name) as f:
-                results = json.load(f)
-        except (OSError, ValueError):
-            results = {}
-    cases = list(kunit_cases(results)) if results else []
+    cases = parse_ktap(kunit_py, boot)
     if not cases:
         tally.add(f'{run}: kunit', 'FAIL', 'no KUnit results in the log')
     for name, status in cases:
         tally.add(f'{run}: kunit {name}', 'SKIP' if status == 'SKIPPED'
                   else status)
+    for section, body in rerun_sections(lines):
+        cases = parse_ktap(kunit_py, [l for l in body if KTAP_LINE.match(l)])
+        if not cases:
+            tally.add(f'{run}: {section}', 'FAIL', 'no KUnit results')
+        for name, status in cases:
+            tally.add(f'{run}: {section} {name}',
+                      'SKIP' if status == 'SKIPPED' else status)
 
 
 def count_programs(tally, run, lines):
     current, results = None, 0
     for line in lines:
+        if line.startswith('CCSH-BEGIN kunit-'):
+            current = None      # KTAP: counted by count_kunit
+            continue
         if line.startswith('CCSH-BEGIN '):
             current, results, failed = line.split()[1], 0, 0
             continue

@@ -6,8 +6,8 @@
  * The benchmark counts what the emulation backend really did (conversion
  * calls, their start pfn and length). What those calls would cost on SEV-SNP
  * or TDX hardware is *modelled* from the counts with the numbers below.
- * The structure of the model is the one in ../shared/DESIGN.md, section
- * "Cost model":
+ * The structure of the model is the one in
+ * Documentation/driver-api/dma-buf-cc-shared-heap.rst, section "Cost model":
  *
  *	cost of one call = F + n_hv * H + n_4k * c4k + n_2m * c2m + splits * P
  *
@@ -16,9 +16,10 @@
  * the Linux 6.12 guest code, cited at each parameter. The *time* values are
  * MODEL ASSUMPTIONS, NOT MEASUREMENTS: round order-of-magnitude numbers we
  * chose so that the modelled times rank designs sensibly; only the TDX
- * accept cost comes from DESIGN.md ("≈10-12 µs per 4 KiB"). Change them
- * here and rerun; ccsh-bench prints all of them in its JSON output so a
- * result always carries the assumptions it was computed with.
+ * accept cost comes from Documentation/driver-api/dma-buf-cc-shared-heap.rst
+ * ("about 10-12 µs per 4 KiB"). Change them here and rerun; ccsh-bench
+ * prints all of them in its JSON output so a result always carries the
+ * assumptions it was computed with.
  */
 #ifndef CCSH_COST_MODEL_H
 #define CCSH_COST_MODEL_H
@@ -35,8 +36,10 @@
 #define CCSH_MODEL_BLOCK_PAGES		512ULL
 
 /*
- * SEV-SNP page-state-change entries per VMGEXIT. DESIGN.md: "≤64 page-state
- * entries per VMGEXIT, 2 MiB entries only for 2 MiB-aligned runs"; the same
+ * SEV-SNP page-state-change entries per VMGEXIT.
+ * Documentation/driver-api/dma-buf-cc-shared-heap.rst: "a VMGEXIT carries up
+ * to 64 page-state-change entries, and an entry covers 2 MiB only where the
+ * range is 2 MiB aligned with at least 2 MiB left"; the same
  * as VMGEXIT_PSC_MAX_ENTRY (64) in arch/x86/include/asm/sev-common.h, used
  * by __set_pages_state() in arch/x86/coco/sev/core.c, which emits a 2 MiB
  * entry where the address is 2 MiB aligned and 2 MiB remain, else 4 KiB.
@@ -79,8 +82,9 @@
 #define CCSH_MODEL_TDX_MAPGPA_US	20.0
 
 /*
- * c4k (TDX): accepting 4 KiB back into the private space. DESIGN.md:
- * "TDX re-accept ≈10-12 µs per 4 KiB"; we take the middle.
+ * c4k (TDX): accepting 4 KiB back into the private space.
+ * Documentation/driver-api/dma-buf-cc-shared-heap.rst: "about 10-12 µs per
+ * 4 KiB"; we take the middle.
  */
 #define CCSH_MODEL_TDX_ACCEPT_4K_US	11.0
 

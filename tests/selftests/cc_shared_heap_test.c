@@ -36,7 +36,8 @@ struct stats {
 	long long buffers, shared_bytes, pooled_bytes, leaked_bytes;
 	long long share_calls, unshare_calls, share_failures, unshare_failures;
 	long long pool_hits, pool_misses;
-	long long emu_shared_pages, emu_lost_pages, emu_violations;
+	long long emu_shared_pages, emu_lost_pages, emu_stray_pages;
+	long long emu_violations;
 	bool emulated;		/* the emu_* lines are present */
 };
 
@@ -50,7 +51,8 @@ static int read_stats(struct stats *s)
 		F(buffers), F(shared_bytes), F(pooled_bytes), F(leaked_bytes),
 		F(share_calls), F(unshare_calls), F(share_failures),
 		F(unshare_failures), F(pool_hits), F(pool_misses),
-		F(emu_shared_pages), F(emu_lost_pages), F(emu_violations),
+		F(emu_shared_pages), F(emu_lost_pages), F(emu_stray_pages),
+		F(emu_violations),
 #undef F
 	};
 	char name[64];
@@ -71,7 +73,7 @@ static int read_stats(struct stats *s)
 		}
 	}
 	fclose(f);
-	s->emulated = found == 13;
+	s->emulated = found == ARRAY_SIZE(fields);
 	return found >= 10 ? 0 : -1;
 }
 
@@ -174,6 +176,54 @@ TEST(node_is_present_only_with_emulation)
 	ASSERT_EQ(want, have);
 }
 
+/* Whether the kernel log so far holds @text. */
+static bool kmsg_has(const char *text)
+{
+	char rec[1024];
+	bool found = false;
+	ssize_t n;
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+
+	if (fd < 0)
+		return false;
+	while (!found && ((n = read(fd, rec, sizeof(rec) - 1)) > 0 ||
+			  (n < 0 && errno == EPIPE))) {
+		if (n > 0) {
+			rec[n] = 0;
+			found = strstr(rec, text);
+		}
+	}
+	close(fd);
+	return found;
+}
+
+/* A shrinker named cc_shared_heap-pool is registered. */
+static bool pool_shrinker_present(void)
+{
+	DIR *d = opendir("/sys/kernel/debug/shrinker");
+	struct dirent *e;
+	bool found = false;
+
+	while (d && (e = readdir(d)))
+		found |= !strncmp(e->d_name, "cc_shared_heap-pool", 19);
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* Booted with cc_shared_heap.fail_register=1: nothing of the heap remains. */
+TEST(failed_registration_leaves_nothing_behind)
+{
+	if (!cmdline_has("cc_shared_heap.fail_register=1"))
+		SKIP(return, "boot with cc_shared_heap.fail_register=1");
+	if (access("/sys/kernel/debug/shrinker", F_OK))
+		SKIP(return, "needs CONFIG_SHRINKER_DEBUG");
+	ASSERT_TRUE(kmsg_has("registering the heap failed"));
+	EXPECT_NE(0, access(HEAP_NODE, F_OK));
+	EXPECT_NE(0, access(DEBUGFS, F_OK));
+	EXPECT_FALSE(pool_shrinker_present());
+}
+
 FIXTURE(heap) {
 	int fd;
 	long long pool_limit;
@@ -211,6 +261,7 @@ FIXTURE_TEARDOWN(heap)
 	EXPECT_EQ(now.shared_bytes + now.pooled_bytes,
 		  now.emu_shared_pages * (long long)PAGE);
 	EXPECT_EQ(now.leaked_bytes, now.emu_lost_pages * (long long)PAGE);
+	EXPECT_EQ(0, now.emu_stray_pages);
 }
 
 TEST_F(heap, fresh_buffer_reads_zero_through_mmap)
@@ -267,6 +318,41 @@ TEST_F(heap, mmap_beyond_the_buffer_is_refused)
 	close(buf);
 }
 
+TEST_F(heap, private_mapping_gives_einval)
+{
+	int buf = heap_alloc(self->fd, 4 * PAGE, O_RDWR, 0);
+
+	ASSERT_LE(0, buf);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE, buf, 0));
+	EXPECT_EQ(EINVAL, errno);
+	close(buf);
+}
+
+TEST_F(heap, mapping_at_an_offset_shows_that_part_of_the_buffer)
+{
+	size_t len = (2 << 20) + (64 << 10) + PAGE;
+	int buf = heap_alloc(self->fd, len, O_RDWR, 0);
+	unsigned char *all, *part;
+	size_t off;
+
+	ASSERT_LE(0, buf);
+	all = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, buf, 0);
+	ASSERT_NE(MAP_FAILED, all);
+	for (off = 0; off < len; off += PAGE)
+		all[off] = (unsigned char)(off / PAGE + 1);
+	/* starts inside the first chunk and crosses into the others */
+	part = mmap(NULL, len - 3 * PAGE, PROT_READ, MAP_SHARED, buf, 3 * PAGE);
+	ASSERT_NE(MAP_FAILED, part);
+	for (off = 0; off < len - 3 * PAGE; off += PAGE)
+		if (part[off] != (unsigned char)(off / PAGE + 4))
+			break;
+	EXPECT_EQ(len - 3 * PAGE, off) TH_LOG("page %zu differs", off / PAGE);
+	munmap(part, len - 3 * PAGE);
+	munmap(all, len);
+	close(buf);
+}
+
 TEST_F(heap, nonzero_heap_flags_give_einval)
 {
 	EXPECT_EQ(-EINVAL, heap_alloc(self->fd, PAGE, O_RDWR, 1));
@@ -303,13 +389,79 @@ static long long mem_total(void)
 	return kb * 1024;
 }
 
-/* Plausible but impossible: all of RAM. Must fail without the OOM killer. */
-TEST_F(heap, request_for_all_of_ram_gives_enomem)
+/* A request that fails up front has converted and taken nothing. */
+static void expect_nothing_taken(struct __test_metadata *_metadata,
+				 const struct stats *before)
+{
+	struct stats now;
+
+	ASSERT_EQ(0, read_stats(&now));
+	EXPECT_EQ(before->share_calls, now.share_calls);
+	EXPECT_EQ(before->pool_misses, now.pool_misses);
+	EXPECT_EQ(before->pool_hits, now.pool_hits);
+}
+
+/* Plausible but impossible: all of RAM. Must fail before it starts. */
+TEST_F(heap, request_for_all_of_ram_fails_up_front)
 {
 	long long total = mem_total();
 
 	ASSERT_LT(0, total);
 	EXPECT_EQ(-ENOMEM, heap_alloc(self->fd, total & ~(PAGE - 1), O_RDWR, 0));
+	expect_nothing_taken(_metadata, &self->base);
+}
+
+/* A child that holds @bytes of touched anonymous memory until killed. */
+static pid_t start_hog(long long bytes)
+{
+	int ready[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(ready))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		char *p = malloc(bytes);
+
+		for (long long i = 0; p && i < bytes; i += PAGE)
+			p[i] = 1;
+		if (write(ready[1], p ? "y" : "n", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(ready[1]);
+	if (pid > 0 && (read(ready[0], &c, 1) != 1 || c != 'y')) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(ready[0]);
+	return pid;
+}
+
+/*
+ * With 2/5 of RAM held by another task, 3/5 more cannot be spared: the
+ * request fails before taking anything, and the other task lives on
+ * (no OOM kill anywhere; the harness also checks the kernel log).
+ */
+TEST_F(heap, request_for_most_of_ram_beside_a_hog_fails_up_front)
+{
+	long long total = mem_total();
+	pid_t hog;
+	int status;
+
+	ASSERT_LT(0, total);
+	hog = start_hog(total / 5 * 2);
+	ASSERT_LT(0, hog) TH_LOG("could not start the memory hog");
+	ASSERT_EQ(0, read_stats(&self->base));
+	EXPECT_EQ(-ENOMEM, heap_alloc(self->fd, (total / 5 * 3) & ~(PAGE - 1),
+				      O_RDWR, 0));
+	expect_nothing_taken(_metadata, &self->base);
+	EXPECT_EQ(0, waitpid(hog, &status, WNOHANG)) TH_LOG("the hog died");
+	kill(hog, SIGKILL);
+	waitpid(hog, NULL, 0);
 }
 
 TEST_F(heap, unaligned_length_is_rounded_up_to_pages)
@@ -447,20 +599,83 @@ TEST_F(heap, failed_share_leaks_exactly_that_page_and_gives_eio)
 	EXPECT_EQ(self->base.unshare_calls, now.unshare_calls);
 }
 
+struct conv_call {
+	char dir;		/* 'S' share, 'U' unshare */
+	unsigned long pfn;
+	unsigned int nr;
+	bool failed;
+};
+
+/* The conversion calls the emulation logged since its log was cleared. */
+static int read_conv_log(struct conv_call *calls, int max)
+{
+	FILE *f = fopen(DEBUGFS "emu_log", "r");
+	char line[128];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (n < max && fgets(line, sizeof(line), f)) {
+		struct conv_call *c = &calls[n];
+
+		if (sscanf(line, "%c %lx %u", &c->dir, &c->pfn, &c->nr) != 3)
+			continue;
+		c->failed = strstr(line, "failed");
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* Times the successful share call @s was undone in @log. */
+static int undone(const struct conv_call *log, int n, const struct conv_call *s)
+{
+	int i, times = 0;
+
+	for (i = 0; i < n; i++)
+		times += log[i].dir == 'U' && log[i].pfn == s->pfn &&
+			 log[i].nr == s->nr;
+	return times;
+}
+
+#define HOLES 8
+
 TEST_F(heap, failed_share_converts_back_exactly_the_runs_before_it)
 {
-	struct stats now;
+	struct conv_call log[64];
+	int holes[HOLES], i, n, shares = 0, unshares = 0;
 
 	ASSERT_EQ(0, pool_limit(0));
-	ASSERT_EQ(0, read_stats(&self->base));
-	/* the budget lets the first 4 KiB through: a later run fails */
+	/* free single pages that are not neighbours: the next buffer gets them */
+	for (i = 0; i < HOLES; i++) {
+		holes[i] = heap_alloc(self->fd, PAGE, O_RDWR, 0);
+		ASSERT_LE(0, holes[i]);
+	}
+	for (i = 0; i < HOLES; i += 2)
+		close(holes[i]);
+	ASSERT_EQ(0, write_str(DEBUGFS "emu_log", "0"));
+	/* the budget lets a first run of one page through: a later run fails */
 	ASSERT_EQ(0, inject_once("share", PAGE + 1));
 	EXPECT_EQ(-EIO, heap_alloc(self->fd, 3 * PAGE, O_RDWR, 0));
-	ASSERT_EQ(0, read_stats(&now));
-	EXPECT_LT(self->base.leaked_bytes, now.leaked_bytes);
-	EXPECT_EQ(now.share_calls - self->base.share_calls - 1,
-		  now.unshare_calls - self->base.unshare_calls);
-	EXPECT_EQ(self->base.unshare_failures, now.unshare_failures);
+	n = read_conv_log(log, ARRAY_SIZE(log));
+	for (i = 1; i < HOLES; i += 2)
+		close(holes[i]);
+	ASSERT_LE(1, n);
+	for (i = 0; i < n; i++)
+		shares += log[i].dir == 'S';
+	if (shares < 2)
+		SKIP(return, "the pages were neighbours: no run before the failure");
+	/* the runs shared before the failure go back once each; no other */
+	for (i = 0; i < n; i++) {
+		if (log[i].dir == 'U') {
+			unshares++;
+			continue;
+		}
+		EXPECT_EQ(i == shares - 1, log[i].failed) TH_LOG("call %d", i);
+		EXPECT_EQ(log[i].failed ? 0 : 1, undone(log, n, &log[i]))
+			TH_LOG("share call %d (pfn %#lx) undone wrongly", i, log[i].pfn);
+	}
+	EXPECT_EQ(shares - 1, unshares);
 }
 
 TEST_F(heap, failed_unshare_on_close_leaks_exactly_that_page)
@@ -514,6 +729,124 @@ TEST_F(heap, dropping_caches_drains_the_pool)
 	ASSERT_EQ(0, read_stats(&now));
 	EXPECT_EQ(0, now.pooled_bytes);
 	EXPECT_EQ(now.shared_bytes, now.emu_shared_pages * (long long)PAGE);
+}
+
+#define FAILSLAB "/sys/kernel/debug/failslab/"
+#define FAIL_PAGE_ALLOC "/sys/kernel/debug/fail_page_alloc/"
+
+/* Let fail-nth reach every allocation, quietly; @on false restores. */
+static int fail_everything(bool on)
+{
+	const char *v = on ? "0" : "2";
+
+	return write_str(FAILSLAB "ignore-gfp-wait", on ? "N" : "Y") |
+	       write_str(FAILSLAB "verbose", v) |
+	       write_str(FAIL_PAGE_ALLOC "ignore-gfp-wait", on ? "N" : "Y") |
+	       write_str(FAIL_PAGE_ALLOC "min-order", on ? "0" : "1") |
+	       write_str(FAIL_PAGE_ALLOC "verbose", v) |
+	       write_str(DEBUGFS "fail_share/verbose", on ? "0" : "1") |
+	       write_str(DEBUGFS "fail_unshare/verbose", on ? "0" : "1");
+}
+
+static long long fail_nth_left(int fd)
+{
+	char num[32] = "";
+
+	if (pread(fd, num, sizeof(num) - 1, 0) <= 0)
+		return -1;
+	return atoll(num);
+}
+
+/*
+ * /proc/thread-self/fail-nth makes the n-th fault-injection point this
+ * thread passes fail: every slab and page allocation, every conversion.
+ * Failing each in turn, a request fails with ENOMEM or EIO or succeeds
+ * anyway, and whatever happened nothing is left behind: no buffer, no
+ * page shared outside the pool, no page the heap forgot, and a leak only
+ * where the model failed a conversion.
+ */
+/*
+ * Fail step 1, 2, ... of one allocation of @len until a request passes
+ * all of them; check after each. Returns the steps, or -1 when a check
+ * failed. @report gets "step:result" for each.
+ */
+static int sweep_steps(struct __test_metadata *_metadata, int heap, int nth_fd,
+		       const struct stats *base, char *report, size_t size)
+{
+	unsigned long long len = (2 << 20) + (64 << 10) + PAGE;
+	size_t used = 0;
+	struct stats now;
+	char num[16];
+	int nth, buf;
+
+	for (nth = 1; nth < 500; nth++) {
+		long long left;
+
+		snprintf(num, sizeof(num), "%d", nth);
+		if (pwrite(nth_fd, num, strlen(num), 0) != (ssize_t)strlen(num))
+			return -1;
+		buf = heap_alloc(heap, len, O_RDWR, 0);
+		left = fail_nth_left(nth_fd);	/* > 0: no step failed */
+		if (pwrite(nth_fd, "0", 1, 0) != 1)
+			return -1;
+		used += snprintf(report + used, size - used, " %d:%s", nth,
+				 buf >= 0 ? "ok" : strerror(-buf));
+		if (used >= size)
+			used = size - 1;
+		if (buf >= 0)
+			close(buf);
+		EXPECT_TRUE(buf >= 0 || buf == -ENOMEM || buf == -EIO)
+			TH_LOG("step %d: %s", nth, strerror(-buf));
+		if (read_stats(&now))
+			return -1;
+		EXPECT_EQ(base->buffers, now.buffers) TH_LOG("step %d", nth);
+		EXPECT_EQ(base->shared_bytes, now.shared_bytes);
+		EXPECT_EQ(now.shared_bytes + now.pooled_bytes,
+			  now.emu_shared_pages * (long long)PAGE);
+		EXPECT_EQ(0, now.emu_stray_pages) TH_LOG("step %d", nth);
+		EXPECT_EQ(now.leaked_bytes, now.emu_lost_pages * (long long)PAGE);
+		EXPECT_EQ(base->emu_violations, now.emu_violations);
+		if (left > 0) {
+			EXPECT_LE(0, buf) TH_LOG("failed with nothing injected");
+			return nth;	/* past the last step */
+		}
+	}
+	return -1;
+}
+
+/*
+ * /proc/thread-self/fail-nth makes the n-th fault-injection point this
+ * thread passes fail: every slab and page allocation, every conversion.
+ * Failing each step in turn, with the pool off and then with a warm pool,
+ * a request fails with ENOMEM or EIO or succeeds anyway, and whatever
+ * happened nothing is left behind: no buffer, no page shared outside the
+ * pool, no page the heap forgot, a leak only where the model failed a
+ * conversion.
+ */
+TEST_F(heap, every_failing_step_of_an_allocation_leaves_nothing_behind)
+{
+	static const long long limits[] = { 0, 64 << 20 };
+	int fd = open("/proc/thread-self/fail-nth", O_RDWR);
+	char report[2048];
+	unsigned int i;
+	int steps;
+
+	if (fd < 0 || access(FAILSLAB, F_OK) || access(FAIL_PAGE_ALLOC, F_OK))
+		SKIP(return, "needs fail-nth, failslab and fail_page_alloc");
+	ASSERT_EQ(0, fail_everything(true));
+	for (i = 0; i < ARRAY_SIZE(limits); i++) {
+		ASSERT_EQ(0, pool_limit(limits[i]));
+		if (limits[i])	/* warm: the pool holds what the request needs */
+			close(heap_alloc(self->fd, (2 << 20) + (64 << 10) + PAGE,
+					 O_RDWR, 0));
+		report[0] = 0;
+		steps = sweep_steps(_metadata, self->fd, fd, &self->base,
+				    report, sizeof(report));
+		TH_LOG("pool limit %lld:%s", limits[i], report);
+		EXPECT_LT(2, steps);
+	}
+	fail_everything(false);
+	close(fd);
 }
 
 static long long memcg_current(const char *cg)

@@ -53,6 +53,18 @@ static void cc_require_forced_bounce(struct kunit *test, struct device *dev)
 		kunit_skip(test, "swiotlb does not force bouncing (boot with swiotlb=force)");
 }
 
+/*
+ * With no encryption bit in DMA addresses and no forced bouncing, a plain
+ * mapping also sits at the unencrypted address and is not bounced: such a
+ * case could not tell a working attribute from an ignored one.
+ */
+static void cc_require_distinguishable(struct kunit *test, struct device *dev)
+{
+	if (phys_to_dma(dev, 0) == phys_to_dma_unencrypted(dev, 0) &&
+	    !is_swiotlb_force_bounce(dev))
+		kunit_skip(test, "plain and shared mappings look alike here (boot with swiotlb=force)");
+}
+
 static bool cc_is_bounced(struct device *dev, dma_addr_t addr)
 {
 	return swiotlb_find_pool(dev, dma_to_phys(dev, addr));
@@ -64,6 +76,7 @@ static void map_page_uses_the_unencrypted_address(struct kunit *test)
 	struct page *page = cc_test_pages(test, 0);
 	dma_addr_t addr;
 
+	cc_require_distinguishable(test, dev);
 	addr = dma_map_page_attrs(dev, page, 0, PAGE_SIZE, DMA_BIDIRECTIONAL, CC);
 	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, addr));
 	KUNIT_EXPECT_EQ(test, addr, phys_to_dma_unencrypted(dev, page_to_phys(page)));
@@ -79,6 +92,7 @@ static void map_sgtable_maps_every_entry_in_place(struct kunit *test)
 	struct sg_table sgt;
 	unsigned int i;
 
+	cc_require_distinguishable(test, dev);
 	KUNIT_ASSERT_EQ(test, sg_alloc_table(&sgt, ARRAY_SIZE(orders), GFP_KERNEL), 0);
 	for_each_sgtable_sg(&sgt, sg, i) {
 		struct page *page = cc_test_pages(test, orders[i]);
@@ -139,6 +153,8 @@ static void sync_and_unmap_leave_device_writes_in_place(struct kunit *test)
 	u8 *va = page_address(page);
 	dma_addr_t addr;
 
+	/* without bouncing, sync and unmap copy nothing anyway */
+	cc_require_forced_bounce(test, dev);
 	addr = dma_map_page_attrs(dev, page, 0, PAGE_SIZE, DMA_BIDIRECTIONAL, CC);
 	KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, addr));
 	memset(va, 0xd5, PAGE_SIZE);		/* "the device writes" */
@@ -176,6 +192,30 @@ static void unreachable_memory_fails_instead_of_bouncing(struct kunit *test)
 		kunit_skip(test, "page too low to put it out of reach");
 	dev->bus_dma_limit = phys - 1;
 	cc_expect_refused(test, dev, page, -EIO);
+}
+
+/*
+ * A restricted-dma-pool confines its device to the pool: even shared
+ * memory outside it must not be handed to the device.
+ */
+static void device_confined_to_a_restricted_pool_is_refused(struct kunit *test)
+{
+#ifdef CONFIG_SWIOTLB
+	struct device *dev = cc_test_device(test);
+	struct page *page = cc_test_pages(test, 0);
+	struct io_tlb_mem *pool, *saved = dev->dma_io_tlb_mem;
+
+	/* flagged as a restricted pool is; never used for a mapping here */
+	pool = kunit_kzalloc(test, sizeof(*pool), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pool);
+	pool->force_bounce = true;
+	pool->for_alloc = true;
+	dev->dma_io_tlb_mem = pool;
+	cc_expect_refused(test, dev, page, -EIO);
+	dev->dma_io_tlb_mem = saved;
+#else
+	kunit_skip(test, "kernel without swiotlb");
+#endif
 }
 
 #ifdef CONFIG_ARCH_HAS_DMA_OPS
@@ -228,6 +268,7 @@ static struct kunit_case dma_cc_shared_cases[] = {
 	KUNIT_CASE(shared_memory_is_not_bounced_when_bouncing_is_forced),
 	KUNIT_CASE(sync_and_unmap_leave_device_writes_in_place),
 	KUNIT_CASE(unreachable_memory_fails_instead_of_bouncing),
+	KUNIT_CASE(device_confined_to_a_restricted_pool_is_refused),
 	KUNIT_CASE(other_dma_ops_refuse_shared_memory),
 	{}
 };

@@ -107,6 +107,17 @@ static gfp_t ccsh_gfp(const struct ccsh_policy *pol, unsigned int order)
 	return GFP_KERNEL_ACCOUNT | __GFP_NOWARN | __GFP_RETRY_MAYFAIL | zero;
 }
 
+/**
+ * ccsh_chunk_gfp() - the flags a new chunk of @order is allocated with
+ * @order: chunk order
+ *
+ * Return: the flags; a pooled chunk is charged to its taker with them.
+ */
+gfp_t ccsh_chunk_gfp(unsigned int order)
+{
+	return ccsh_gfp(&ccsh_policy, order);
+}
+
 static unsigned long ccsh_state(struct scatterlist *sg)
 {
 	return page_private(sg_page(sg));

@@ -67,6 +67,7 @@ struct ccsh_pages {
 	const struct ccsh_policy *policy;
 };
 
+gfp_t ccsh_chunk_gfp(unsigned int order);
 int ccsh_pages_alloc(struct ccsh_pages *p, unsigned long len);
 int ccsh_pages_share(struct ccsh_pages *p);
 void ccsh_unshare_chunks(struct list_head *chunks, bool merge);

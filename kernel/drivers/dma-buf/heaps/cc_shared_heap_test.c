@@ -9,6 +9,7 @@
 #include <kunit/test.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-direct.h>
+#include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
 #include <linux/fcntl.h>
 #include <linux/file.h>
@@ -18,6 +19,7 @@
 #include <linux/signal.h>
 #include <linux/sizes.h>
 #include <linux/string.h>
+#include <linux/swiotlb.h>
 
 #include "cc_shared_test.h"
 
@@ -122,23 +124,85 @@ static void release_converts_every_run_back(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, now.emu_shared, ctx->base.emu_shared);
 }
 
-/* A conversion never covers part of a 2 MiB block when it could cover all. */
-static void two_mib_multiples_convert_whole_aligned_blocks(struct kunit *test)
+/* Large chunks only, or skip: with a fragmented memory the case proves nothing. */
+static void ccsh_require_large_chunks(struct kunit *test, struct ccsh_pages *p)
 {
 	struct scatterlist *sg;
-	struct ccsh_pages p;
 	unsigned int i;
 
-	KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(&p, 4 * SZ_2M), 0);
-	for_each_sgtable_sg(&p.sgt, sg, i) {
-		if (sg->length != SZ_2M) {
-			ccsh_pages_release(&p);
-			kunit_skip(test, "no free 2 MiB blocks (fragmented memory)");
+	for_each_sgtable_sg(&p->sgt, sg, i) {
+		if (sg->length != PAGE_SIZE << CCSH_LARGE_ORDER) {
+			ccsh_pages_release(p);
+			kunit_skip(test, "no free large blocks (fragmented memory)");
 		}
-		KUNIT_EXPECT_TRUE_MSG(test, IS_ALIGNED(sg_phys(sg), SZ_2M),
-				      "entry %u", i);
 	}
+}
+
+/* A conversion never covers part of a large block when it could cover all. */
+static void two_mib_multiples_convert_whole_aligned_blocks(struct kunit *test)
+{
+	unsigned long block = 1UL << CCSH_LARGE_ORDER, i;
+	struct ccsh_emu_call c;
+	struct ccsh_pages p;
+
+	KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(&p, 4 * block << PAGE_SHIFT), 0);
+	ccsh_require_large_chunks(test, &p);
 	ccsh_pages_release(&p);
+	KUNIT_EXPECT_GE(test, ccsh_emu_log_len(), 2UL);
+	for (i = 0; ccsh_emu_log_entry(i, &c); i++) {
+		KUNIT_EXPECT_EQ_MSG(test, c.pfn % block, 0UL,
+				    "call %lu starts inside a block", i);
+		KUNIT_EXPECT_EQ_MSG(test, c.nr % block, 0UL,
+				    "call %lu ends inside a block", i);
+	}
+}
+
+/*
+ * Calls a table of large chunks needs with runs capped: one per cap's
+ * worth of each physically contiguous stretch. @longest gets the longest
+ * stretch, in pages.
+ */
+static unsigned long ccsh_capped_calls(struct sg_table *sgt,
+				       unsigned long *longest)
+{
+	unsigned long stretch = 0, next = 0, calls = 0;
+	struct scatterlist *sg;
+	unsigned int i;
+
+	*longest = 0;
+	for_each_sgtable_sg(sgt, sg, i) {
+		if (stretch && page_to_pfn(sg_page(sg)) != next) {
+			calls += DIV_ROUND_UP(stretch, CCSH_RUN_MAX_PAGES);
+			stretch = 0;
+		}
+		stretch += sg->length >> PAGE_SHIFT;
+		next = page_to_pfn(sg_page(sg)) + (sg->length >> PAGE_SHIFT);
+		*longest = max(*longest, stretch);
+	}
+	return calls + DIV_ROUND_UP(stretch, CCSH_RUN_MAX_PAGES);
+}
+
+static void conversions_are_capped_at_the_run_limit(struct kunit *test)
+{
+	unsigned long longest, want, i, share = 0, unshare = 0;
+	struct ccsh_emu_call c;
+	struct ccsh_pages p;
+
+	KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(&p, 4 * CCSH_RUN_MAX_PAGES << PAGE_SHIFT), 0);
+	ccsh_require_large_chunks(test, &p);
+	want = ccsh_capped_calls(&p.sgt, &longest);
+	ccsh_pages_release(&p);
+	if (longest <= CCSH_RUN_MAX_PAGES)
+		kunit_skip(test, "no contiguous stretch longer than a run");
+	for (i = 0; ccsh_emu_log_entry(i, &c); i++) {
+		KUNIT_EXPECT_LE_MSG(test, c.nr, CCSH_RUN_MAX_PAGES, "call %lu", i);
+		if (c.share)
+			share++;
+		else
+			unshare++;
+	}
+	KUNIT_EXPECT_EQ(test, share, want);
+	KUNIT_EXPECT_EQ(test, unshare, want);
 }
 
 /*
@@ -213,7 +277,7 @@ static void ccsh_run_desc(const unsigned int *nth, char *desc)
 
 KUNIT_ARRAY_PARAM(ccsh_run, ccsh_run_idx, ccsh_run_desc);
 
-/* Exactly page @lost of the three apart pages is lost; none is shared. */
+/* Exactly page @lost (UINT_MAX: none) of the three apart pages is lost; none is shared. */
 static void ccsh_expect_only_lost(struct kunit *test, struct page *block,
 				  unsigned int lost)
 {
@@ -272,7 +336,7 @@ static void unshare_failure_leaks_only_the_failed_run(struct kunit *test)
 	ccsh_expect_only_lost(test, block, nth - 1);
 }
 
-static void fatal_signal_interrupts_allocation(struct kunit *test)
+static void fatal_signal_before_allocation_converts_nothing(struct kunit *test)
 {
 	struct ccsh_ctx *ctx = test->priv;
 	struct ccsh_pages p;
@@ -287,6 +351,35 @@ static void fatal_signal_interrupts_allocation(struct kunit *test)
 			ctx->base.share_calls);
 }
 
+static void ccsh_kill_current(bool share)
+{
+	if (share)
+		send_sig(SIGKILL, current, 1);
+}
+
+static void fatal_signal_between_runs_gives_everything_back(struct kunit *test)
+{
+	struct ccsh_ctx *ctx = test->priv;
+	struct ccsh_snap now;
+	struct ccsh_pages p;
+	struct page *block;
+	int ret;
+
+	ccsh_build_table(test, &p, ccsh_apart, 3);
+	block = sg_page(p.sgt.sgl);
+	allow_signal(SIGKILL);
+	ccsh_emu_test_hook = ccsh_kill_current;	/* killed during the 1st run */
+	ret = ccsh_pages_share(&p);
+	ccsh_emu_test_hook = NULL;
+	disallow_signal(SIGKILL);
+	KUNIT_EXPECT_EQ(test, ret, -EINTR);
+	ccsh_snap_take(&now);
+	/* stopped after the first run, which went back to private */
+	KUNIT_EXPECT_EQ(test, now.share_calls - ctx->base.share_calls, 1);
+	KUNIT_EXPECT_EQ(test, now.unshare_calls - ctx->base.unshare_calls, 1);
+	ccsh_expect_only_lost(test, block, UINT_MAX);
+}
+
 static struct kunit_case ccsh_pages_cases[] = {
 	KUNIT_CASE_PARAM(pages_cover_exactly_the_requested_length,
 			 ccsh_size_gen_params),
@@ -297,13 +390,15 @@ static struct kunit_case ccsh_pages_cases[] = {
 			 ccsh_size_gen_params),
 	KUNIT_CASE_PARAM(release_converts_every_run_back, ccsh_size_gen_params),
 	KUNIT_CASE(two_mib_multiples_convert_whole_aligned_blocks),
+	KUNIT_CASE(conversions_are_capped_at_the_run_limit),
 	KUNIT_CASE_PARAM(each_contiguous_run_is_converted_in_one_call,
 			 ccsh_layout_gen_params),
 	KUNIT_CASE_PARAM(share_failure_leaks_only_the_failed_run,
 			 ccsh_run_gen_params),
 	KUNIT_CASE_PARAM(unshare_failure_leaks_only_the_failed_run,
 			 ccsh_run_gen_params),
-	KUNIT_CASE(fatal_signal_interrupts_allocation),
+	KUNIT_CASE(fatal_signal_before_allocation_converts_nothing),
+	KUNIT_CASE(fatal_signal_between_runs_gives_everything_back),
 	{}
 };
 
@@ -450,6 +545,12 @@ static void device_maps_every_page_in_place(struct kunit *test)
 	unsigned long bytes = 0;
 	unsigned int i;
 
+	/* without an encryption bit or forced bouncing, any mapping is "in place" */
+	if (phys_to_dma(dev, 0) == phys_to_dma_unencrypted(dev, 0) &&
+	    !is_swiotlb_force_bounce(dev)) {
+		ccsh_test_put(dmabuf);
+		kunit_skip(test, "plain and shared mappings look alike here (boot with swiotlb=force)");
+	}
 	at = dma_buf_attach(dmabuf, dev);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, at);
 	sgt = dma_buf_map_attachment_unlocked(at, DMA_BIDIRECTIONAL);
@@ -469,6 +570,53 @@ static void device_maps_every_page_in_place(struct kunit *test)
 	ccsh_test_put(dmabuf);
 }
 
+#ifdef CONFIG_ARCH_HAS_DMA_OPS
+static unsigned int ccsh_fake_map_sg_calls;
+
+static int ccsh_fake_map_sg(struct device *dev, struct scatterlist *sgl,
+			    int nents, enum dma_data_direction dir,
+			    unsigned long attrs)
+{
+	ccsh_fake_map_sg_calls++;
+	return nents;
+}
+
+static const struct dma_map_ops ccsh_fake_ops = {
+	.map_sg = ccsh_fake_map_sg,
+};
+
+/*
+ * Only dma-direct may map shared memory, and only when told it is shared:
+ * a device on other DMA ops is refused before they run, which shows that
+ * the heap's attachments pass DMA_ATTR_CC_SHARED, in any environment.
+ */
+static void attachment_for_other_dma_ops_is_refused(struct kunit *test)
+{
+	struct dma_buf *dmabuf = ccsh_test_alloc(test, SZ_64K);
+	struct device *dev = ccsh_test_device(test, DMA_BIT_MASK(64));
+	struct dma_buf_attachment *at;
+	struct sg_table *sgt;
+
+	set_dma_ops(dev, &ccsh_fake_ops);
+	ccsh_fake_map_sg_calls = 0;
+	at = dma_buf_attach(dmabuf, dev);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, at);
+	sgt = dma_buf_map_attachment_unlocked(at, DMA_BIDIRECTIONAL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(sgt), -EINVAL);
+	KUNIT_EXPECT_EQ(test, ccsh_fake_map_sg_calls, 0U);
+	if (!IS_ERR(sgt))
+		dma_buf_unmap_attachment_unlocked(at, sgt, DMA_BIDIRECTIONAL);
+	dma_buf_detach(dmabuf, at);
+	set_dma_ops(dev, NULL);
+	ccsh_test_put(dmabuf);
+}
+#else
+static void attachment_for_other_dma_ops_is_refused(struct kunit *test)
+{
+	kunit_skip(test, "kernel without dma_map_ops (needs ARCH_HAS_DMA_OPS)");
+}
+#endif
+
 static struct kunit_case ccsh_dmabuf_cases[] = {
 	KUNIT_CASE_PARAM(bad_request_is_rejected_cleanly, ccsh_bad_gen_params),
 	KUNIT_CASE(live_buffer_is_counted_until_released),
@@ -476,6 +624,7 @@ static struct kunit_case ccsh_dmabuf_cases[] = {
 	KUNIT_CASE(vmap_maps_the_pages_in_buffer_order),
 	KUNIT_CASE(vmap_twice_returns_one_mapping),
 	KUNIT_CASE(device_maps_every_page_in_place),
+	KUNIT_CASE(attachment_for_other_dma_ops_is_refused),
 	{}
 };
 
@@ -582,7 +731,62 @@ static struct kunit_suite ccsh_emu_suite = {
 	.test_cases = ccsh_emu_cases,
 };
 
-kunit_test_suites(&ccsh_pages_suite, &ccsh_dmabuf_suite, &ccsh_emu_suite);
+/* ---------------------------------------------------------------------- */
+/* Where the heap exists, and with which backend                            */
+/* ---------------------------------------------------------------------- */
+
+struct ccsh_platform {
+	const char *what;
+	bool emulate, emu_built, mem_encrypted, cc_guest;
+	enum ccsh_backend_kind want;
+};
+
+static const struct ccsh_platform ccsh_platforms[] = {
+	{ "plain machine", false, true, false, false, CCSH_BACKEND_NONE },
+	{ "plain machine, emulate=1", true, true, false, false,
+	  CCSH_BACKEND_EMULATED },
+	{ "emulate=1, no emulation built", true, false, false, false,
+	  CCSH_BACKEND_NONE },
+	{ "SME host", false, true, true, false, CCSH_BACKEND_NONE },
+	{ "SME host, emulate=1", true, true, true, false, CCSH_BACKEND_NONE },
+	{ "confidential guest", false, true, true, true, CCSH_BACKEND_REAL },
+	{ "confidential guest, emulate=1", true, true, true, true,
+	  CCSH_BACKEND_REAL },
+};
+
+static void ccsh_platform_desc(const struct ccsh_platform *pl, char *desc)
+{
+	strscpy(desc, pl->what, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(ccsh_platform, ccsh_platforms, ccsh_platform_desc);
+
+/*
+ * Real conversions only in a confidential guest; emulation only where
+ * memory is not really encrypted.
+ */
+static void backend_matches_the_platform(struct kunit *test)
+{
+	const struct ccsh_platform *pl = test->param_value;
+
+	KUNIT_EXPECT_EQ(test, ccsh_pick_backend(pl->emulate, pl->emu_built,
+						pl->mem_encrypted,
+						pl->cc_guest), pl->want);
+}
+
+static struct kunit_case ccsh_platform_cases[] = {
+	KUNIT_CASE_PARAM(backend_matches_the_platform,
+			 ccsh_platform_gen_params),
+	{}
+};
+
+static struct kunit_suite ccsh_platform_suite = {
+	.name = "cc_shared_heap_platform",
+	.test_cases = ccsh_platform_cases,
+};
+
+kunit_test_suites(&ccsh_pages_suite, &ccsh_dmabuf_suite, &ccsh_emu_suite,
+		  &ccsh_platform_suite);
 
 MODULE_DESCRIPTION("KUnit tests for the system_cc_shared heap");
 MODULE_LICENSE("GPL");
