@@ -62,7 +62,7 @@ static void cc_require_distinguishable(struct kunit *test, struct device *dev)
 {
 	if (phys_to_dma(dev, 0) == phys_to_dma_unencrypted(dev, 0) &&
 	    !is_swiotlb_force_bounce(dev))
-		kunit_skip(test, "plain and shared mappings look alike here (boot with swiotlb=force)");
+		kunit_skip(test, "plain and shared mappings look alike (needs swiotlb=force)");
 }
 
 static bool cc_is_bounced(struct device *dev, dma_addr_t addr)

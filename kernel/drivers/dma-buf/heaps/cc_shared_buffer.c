@@ -50,6 +50,7 @@ struct ccsh_policy {
 const unsigned int ccsh_orders[CCSH_NR_ORDERS] = {
 	CCSH_LARGE_ORDER, CCSH_MID_ORDER, 0
 };
+
 static_assert(CCSH_LARGE_ORDER > CCSH_MID_ORDER);
 
 /**

@@ -173,7 +173,7 @@ void ccsh_emu_debugfs(struct dentry *dir);
 /* --- cc_shared_stats.c --- */
 
 /**
- * struct ccsh_stats - heap counters, see DESIGN.md "Interface contracts"
+ * struct ccsh_stats - heap counters, shown in debugfs as "stats"
  * @buffers: live dma-bufs
  * @shared_bytes: bytes in live buffers
  * @pooled_bytes: shared bytes held outside any buffer
@@ -184,6 +184,8 @@ void ccsh_emu_debugfs(struct dentry *dir);
  * @unshare_failures: conversions to private that failed
  * @pool_hits: chunks taken from the pool (no conversion needed)
  * @pool_misses: chunks allocated new because the pool had none that fit
+ *
+ * Documentation/driver-api/dma-buf-cc-shared-heap.rst defines each one.
  */
 struct ccsh_stats {
 	atomic64_t buffers;

@@ -298,8 +298,8 @@ unsigned long ccsh_spare_bytes(void)
  * @heap_flags: must be 0
  *
  * Return: the dma-buf, or ERR_PTR(-EINVAL) for bad arguments, -ENOMEM
- * (also for more than ccsh_spare_bytes()), -EINTR when a fatal signal arrives during allocation, or the -errno of a
- * failed conversion.
+ * (also for more than ccsh_spare_bytes()), -EINTR when a fatal signal
+ * arrives during allocation, or the -errno of a failed conversion.
  */
 struct dma_buf *ccsh_heap_allocate(const char *exp_name, unsigned long len,
 				   u32 fd_flags, u64 heap_flags)

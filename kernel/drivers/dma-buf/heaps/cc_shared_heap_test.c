@@ -549,7 +549,7 @@ static void device_maps_every_page_in_place(struct kunit *test)
 	if (phys_to_dma(dev, 0) == phys_to_dma_unencrypted(dev, 0) &&
 	    !is_swiotlb_force_bounce(dev)) {
 		ccsh_test_put(dmabuf);
-		kunit_skip(test, "plain and shared mappings look alike here (boot with swiotlb=force)");
+		kunit_skip(test, "plain and shared mappings look alike (needs swiotlb=force)");
 	}
 	at = dma_buf_attach(dmabuf, dev);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, at);
