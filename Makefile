@@ -3,6 +3,11 @@
 
 .PHONY: run check bench kernel initramfs patches clean distclean
 
+# BASE=6.12 (default) or BASE=7.3 selects the kernel base for every verb
+ifdef BASE
+export BASE
+endif
+
 run:		## build, boot the VM in emulated mode, run the demo
 	bash scripts/run.sh
 

@@ -12,7 +12,7 @@ verify_tarball() {
 	local sum
 	sum=$(sha256sum "$LINUX_TARBALL" | cut -d' ' -f1)
 	[ "$sum" = "$LINUX_TARBALL_SHA256" ] ||
-		die "$LINUX_TARBALL has sha256 $sum, expected $LINUX_TARBALL_SHA256 (pinned in scripts/pin.env)"
+		die "$LINUX_TARBALL has sha256 $sum, expected $LINUX_TARBALL_SHA256 (pinned in bases/$BASE/pin.env)"
 }
 
 extract_and_patch() {
@@ -29,11 +29,13 @@ extract_and_patch() {
 	while read -r p; do
 		[ -n "$p" ] || continue
 		say "applying $p"
-		patch -d "$SRC" -p1 -s --no-backup-if-mismatch < "$REPO/patches/$p" ||
+		patch -d "$SRC" -p1 -s --no-backup-if-mismatch < "$BASEDIR/$p" ||
 			die "patch $p does not apply"
-	done < "$REPO/patches/series"
+	done < "$BASEDIR/series"
 	echo "$want" > "$stamp"
 }
 
 extract_and_patch
 rsync -r --checksum "$REPO/kernel/" "$SRC/"
+# the base's own glue files, if it has any
+[ ! -d "$BASEDIR/kernel" ] || rsync -r --checksum "$BASEDIR/kernel/" "$SRC/"

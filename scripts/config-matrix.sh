@@ -6,8 +6,8 @@
 #
 # usage: config-matrix.sh [VARIANT...]    (default: every config/matrix/*.config)
 #
-# A variant is tinyconfig + config/base.config + config/debug.config +
-# config/matrix/<variant>.config. Every option line of the variant's fragment
+# A variant is tinyconfig + the test kernel's fragments (scripts/lib.sh
+# FRAGMENTS, for BASE) + config/matrix/<variant>.config. Every option line of the variant's fragment
 # must survive olddefconfig ("# CONFIG_X is not set" must stay unset), or the
 # variant fails: Kconfig would no longer build what it claims to test.
 # All variants share one output directory, build/obj-matrix, so switching
@@ -29,7 +29,6 @@ MMAKE=(make -C "$SRC" O="$MOBJ" ARCH=x86_64 -j"$JOBS"
        CC="ccache gcc" HOSTCC="ccache gcc"
        KBUILD_BUILD_TIMESTAMP=cc-shared-heap KBUILD_BUILD_USER=ccsh
        KBUILD_BUILD_HOST=build)
-FRAGMENTS=("$REPO/config/base.config" "$REPO/config/debug.config")
 TARGETS=(drivers/dma-buf/heaps/ kernel/dma/)
 MAX_NOTES=80
 

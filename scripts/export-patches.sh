@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Export the series as mailable `git format-patch` files in build/patches:
 # a scratch git tree of the pinned source, one commit per patch in
-# patches/series carrying its edits and the new files patches/export.map
+# bases/<base>/series carrying its edits and the new files export.map
 # gives it. With BUILD_EACH=1, build the kernel at every commit.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -10,7 +10,7 @@ set -euo pipefail
 export PATH="/usr/bin:/bin:$PATH"	# Debian python3 has ply for spdxcheck
 EXP="$BUILD/export"
 OUT="$BUILD/patches"
-MAP="$REPO/patches/export.map"
+MAP="$BASEDIR/export.map"
 
 sum=$(sha256sum "$LINUX_TARBALL" | cut -d' ' -f1)
 [ "$sum" = "$LINUX_TARBALL_SHA256" ] || die "tarball checksum mismatch"
@@ -43,19 +43,19 @@ build_commit() {
 
 while read -r p; do
 	[ -n "$p" ] || continue
-	git -C "$tree" apply --whitespace=error "$REPO/patches/$p"
+	git -C "$tree" apply --whitespace=error "$BASEDIR/$p"
 	while read -r name src dst; do
 		[ "$name" = "$p" ] || continue
 		dst=${dst:-${src#kernel/}}
 		mkdir -p "$(dirname "$tree/$dst")"
 		cp "$REPO/$src" "$tree/$dst"
 	done < <(grep -v '^#' "$MAP")
-	author=$(sed -n 's/^From: //p;/^$/q' "$REPO/patches/$p" | head -n1)
+	author=$(sed -n 's/^From: //p;/^$/q' "$BASEDIR/$p" | head -n1)
 	git -C "$tree" add -A -f
 	git -C "$tree" -c user.name=export -c user.email=export@invalid \
-		commit -q --author="$author" -F <(message "$REPO/patches/$p")
+		commit -q --author="$author" -F <(message "$BASEDIR/$p")
 	[ "${BUILD_EACH:-0}" = 1 ] && build_commit "$p"
-done < "$REPO/patches/series"
+done < "$BASEDIR/series"
 
 git -C "$tree" format-patch -q -o "$OUT" "$base"..HEAD
 for f in "$OUT"/*.patch; do

@@ -8,7 +8,8 @@ set -euo pipefail
 HDR="$BUILD/hdr"
 ROOT="$BUILD/initramfs"
 SELFTESTS="$SRC/tools/testing/selftests"
-CFLAGS=(-static -O2 -Wall -Werror -I "$HDR/include" -I "$SELFTESTS/dmabuf-heaps")
+CFLAGS=(-static -O2 -Wall -Werror -I "$HDR/include" -I "$SELFTESTS"
+	-I "$SELFTESTS/dmabuf-heaps")
 
 [ -x /bin/busybox ] || die "/bin/busybox missing; run scripts/deps.sh"
 "${KMAKE[@]}" -s headers_install INSTALL_HDR_PATH="$HDR"

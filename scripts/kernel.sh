@@ -5,8 +5,6 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-FRAGMENTS=("$REPO/config/base.config" "$REPO/config/debug.config")
-
 configure() {
 	local stamp="$OBJ/.fragments-hash" want
 	want=$( (series_hash; cat "${FRAGMENTS[@]}") | sha256sum | cut -c1-16)

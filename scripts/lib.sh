@@ -1,9 +1,28 @@
 # SPDX-License-Identifier: GPL-2.0
 # Shared paths and helpers for the build scripts. Source it, do not run it.
+#
+# BASE selects the kernel base, one directory under bases/: 6.12 (default)
+# or 7.3. Each holds pin.env (package, version, sha256), series and its
+# patches, export.map and the base's config fragments. 6.12 builds in
+# build/, any other base in build/<base>/.
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$REPO/scripts/pin.env"
-BUILD="$REPO/build"
+BASE=${BASE:-6.12}
+BASEDIR="$REPO/bases/$BASE"
+[ -f "$BASEDIR/pin.env" ] ||
+	die "unknown BASE=$BASE (known: $(cd "$REPO/bases" && echo *))"
+LINUX_DEB_URL=
+. "$BASEDIR/pin.env"
+if [ "$BASE" = 6.12 ]; then
+	BUILD="$REPO/build"
+else
+	BUILD="$REPO/build/$BASE"
+fi
+# a base fetched as a .deb (not installed) keeps its tarball in the build
+[ -z "$LINUX_DEB_URL" ] || LINUX_TARBALL="$BUILD/pkg/${LINUX_TARBALL##*/}"
 SRC="$BUILD/src/$LINUX_TOPDIR"
 OBJ="$BUILD/obj"
 JOBS=${JOBS:-$(nproc)}
@@ -14,14 +33,14 @@ KMAKE=(make -C "$SRC" O="$OBJ" ARCH=x86_64 -j"$JOBS"
        CC="ccache gcc" HOSTCC="ccache gcc"
        KBUILD_BUILD_TIMESTAMP=cc-shared-heap KBUILD_BUILD_USER=ccsh
        KBUILD_BUILD_HOST=build)
-
-say() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# the test kernel's config: tinyconfig + these, in this order
+FRAGMENTS=("$REPO/config/base.config" "$BASEDIR/base.config"
+	   "$REPO/config/debug.config" "$BASEDIR/debug.config")
 
 # Hash of everything that decides the assembled source tree's base.
 series_hash() {
-	cat "$REPO/scripts/pin.env" "$REPO/patches/series" \
-	    $(sed "s#^#$REPO/patches/#" "$REPO/patches/series") | sha256sum | cut -c1-16
+	cat "$BASEDIR/pin.env" "$BASEDIR/series" \
+	    $(sed "s#^#$BASEDIR/#" "$BASEDIR/series") | sha256sum | cut -c1-16
 }
 
 # Everything a VM boot needs: packages, the tree, bzImage, the initramfs.

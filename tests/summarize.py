@@ -31,14 +31,21 @@ class Tally:
     def __init__(self):
         self.passed = self.failed = self.skipped = 0
         self.failures = []
+        self.groups = {}    # "6.12" of "6.12/emulated: ...": [pass, fail, skip]
 
     def add(self, name, status, why=''):
+        group = self.groups.setdefault(name.split('/', 1)[0]
+                                       if '/' in name.split(':')[0]
+                                       else None, [0, 0, 0])
         if status == 'PASS':
             self.passed += 1
+            group[0] += 1
         elif status == 'SKIP':
             self.skipped += 1
+            group[2] += 1
         else:
             self.failed += 1
+            group[1] += 1
             self.failures.append(f'{name}: {why or status}')
 
 
@@ -167,6 +174,9 @@ def main():
         count_run(tally, sys.argv[1], spec)
     for failure in tally.failures:
         print(f'FAIL {failure}')
+    for group, (p, f, s) in tally.groups.items():
+        if group:
+            print(f'base {group}: {p} passed, {f} failed, {s} skipped')
     print(f'{tally.passed} passed, {tally.failed} failed, '
           f'{tally.skipped} skipped')
     return 1 if tally.failed else 0

@@ -551,6 +551,10 @@ static void device_maps_every_page_in_place(struct kunit *test)
 		ccsh_test_put(dmabuf);
 		kunit_skip(test, "plain and shared mappings look alike (needs swiotlb=force)");
 	}
+	if (CCSH_TEST_SHARED_BOUNCES_WHEN_FORCED && is_swiotlb_force_bounce(dev)) {
+		ccsh_test_put(dmabuf);
+		kunit_skip(test, "this DMA core bounces shared memory when forced");
+	}
 	at = dma_buf_attach(dmabuf, dev);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, at);
 	sgt = dma_buf_map_attachment_unlocked(at, DMA_BIDIRECTIONAL);
@@ -572,25 +576,35 @@ static void device_maps_every_page_in_place(struct kunit *test)
 
 #ifdef CONFIG_ARCH_HAS_DMA_OPS
 static unsigned int ccsh_fake_map_sg_calls;
+static unsigned long ccsh_fake_map_sg_attrs;
 
 static int ccsh_fake_map_sg(struct device *dev, struct scatterlist *sgl,
 			    int nents, enum dma_data_direction dir,
 			    unsigned long attrs)
 {
 	ccsh_fake_map_sg_calls++;
+	ccsh_fake_map_sg_attrs = attrs;
 	return nents;
+}
+
+static void ccsh_fake_unmap_sg(struct device *dev, struct scatterlist *sgl,
+			       int nents, enum dma_data_direction dir,
+			       unsigned long attrs)
+{
 }
 
 static const struct dma_map_ops ccsh_fake_ops = {
 	.map_sg = ccsh_fake_map_sg,
+	.unmap_sg = ccsh_fake_unmap_sg,
 };
 
 /*
- * Only dma-direct may map shared memory, and only when told it is shared:
- * a device on other DMA ops is refused before they run, which shows that
- * the heap's attachments pass DMA_ATTR_CC_SHARED, in any environment.
+ * The heap maps its attachments with DMA_ATTR_CC_SHARED, in any boot: a
+ * device on other DMA ops is refused before they run where the DMA core
+ * refuses shared memory there, or the ops see the attribute where it
+ * passes it on.
  */
-static void attachment_for_other_dma_ops_is_refused(struct kunit *test)
+static void attachment_is_mapped_as_shared_memory(struct kunit *test)
 {
 	struct dma_buf *dmabuf = ccsh_test_alloc(test, SZ_64K);
 	struct device *dev = ccsh_test_device(test, DMA_BIT_MASK(64));
@@ -599,11 +613,17 @@ static void attachment_for_other_dma_ops_is_refused(struct kunit *test)
 
 	set_dma_ops(dev, &ccsh_fake_ops);
 	ccsh_fake_map_sg_calls = 0;
+	ccsh_fake_map_sg_attrs = 0;
 	at = dma_buf_attach(dmabuf, dev);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, at);
 	sgt = dma_buf_map_attachment_unlocked(at, DMA_BIDIRECTIONAL);
-	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(sgt), -EINVAL);
-	KUNIT_EXPECT_EQ(test, ccsh_fake_map_sg_calls, 0U);
+	if (CCSH_TEST_OTHER_OPS_REFUSE_SHARED) {
+		KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(sgt), -EINVAL);
+		KUNIT_EXPECT_EQ(test, ccsh_fake_map_sg_calls, 0U);
+	} else {
+		KUNIT_EXPECT_EQ(test, ccsh_fake_map_sg_calls, 1U);
+		KUNIT_EXPECT_TRUE(test, ccsh_fake_map_sg_attrs & DMA_ATTR_CC_SHARED);
+	}
 	if (!IS_ERR(sgt))
 		dma_buf_unmap_attachment_unlocked(at, sgt, DMA_BIDIRECTIONAL);
 	dma_buf_detach(dmabuf, at);
@@ -611,7 +631,7 @@ static void attachment_for_other_dma_ops_is_refused(struct kunit *test)
 	ccsh_test_put(dmabuf);
 }
 #else
-static void attachment_for_other_dma_ops_is_refused(struct kunit *test)
+static void attachment_is_mapped_as_shared_memory(struct kunit *test)
 {
 	kunit_skip(test, "kernel without dma_map_ops (needs ARCH_HAS_DMA_OPS)");
 }
@@ -624,7 +644,7 @@ static struct kunit_case ccsh_dmabuf_cases[] = {
 	KUNIT_CASE(vmap_maps_the_pages_in_buffer_order),
 	KUNIT_CASE(vmap_twice_returns_one_mapping),
 	KUNIT_CASE(device_maps_every_page_in_place),
-	KUNIT_CASE(attachment_for_other_dma_ops_is_refused),
+	KUNIT_CASE(attachment_is_mapped_as_shared_memory),
 	{}
 };
 

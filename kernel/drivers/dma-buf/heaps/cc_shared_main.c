@@ -69,4 +69,3 @@ module_init(ccsh_init);
 
 MODULE_DESCRIPTION("dma-buf heap of memory shared by a confidential VM");
 MODULE_LICENSE("GPL");
-MODULE_IMPORT_NS(DMA_BUF);

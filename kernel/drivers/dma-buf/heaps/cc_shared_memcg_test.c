@@ -100,7 +100,11 @@ static void ccsh_order_desc(const unsigned int *order, char *desc)
 
 KUNIT_ARRAY_PARAM(ccsh_large_order, ccsh_large_orders, ccsh_order_desc);
 
-/* A new chunk of this order would not reclaim: nor may its pooled twin. */
+/*
+ * A new chunk of this order would not reclaim: nor may its pooled twin.
+ * Each reclaim attempt counts a "max" event; a charge refused without
+ * reclaim counts none (6.12) or one (7.3).
+ */
 static void pooled_chunk_at_the_limit_fails_without_reclaim(struct kunit *test)
 {
 	unsigned int order = *(const unsigned int *)test->param_value;
@@ -114,7 +118,7 @@ static void pooled_chunk_at_the_limit_fails_without_reclaim(struct kunit *test)
 	page = ccsh_pool_take(order, ccsh_chunk_gfp(order));
 	set_active_memcg(old);
 	KUNIT_EXPECT_NULL(test, page);
-	KUNIT_EXPECT_EQ(test, ccsh_memcg_events(memcg, MEMCG_MAX), reclaims);
+	KUNIT_EXPECT_LE(test, ccsh_memcg_events(memcg, MEMCG_MAX) - reclaims, 1);
 	KUNIT_EXPECT_EQ(test, ccsh_memcg_events(memcg, MEMCG_OOM), ooms);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.pooled_bytes),
 			(s64)(PAGE_SIZE << order));

@@ -8,6 +8,7 @@
 #include <kunit/test.h>
 
 #include "cc_shared_heap.h"
+#include "cc_shared_test_base.h"
 
 struct dma_buf;
 
