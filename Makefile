@@ -17,7 +17,7 @@ check:		## build and run every test; ends with "N passed, N failed"
 bench:		## boot the VM (4 GiB) and benchmark; build/bench/bench.{txt,json,png}
 	bash scripts/bench.sh
 
-kernel:		## assemble the tree and build build/bzImage
+kernel:		## assemble the tree and build build/bzImage (BASE=7.3: build/7.3/)
 	bash scripts/deps.sh
 	bash scripts/assemble.sh
 	bash scripts/kernel.sh
@@ -25,12 +25,15 @@ kernel:		## assemble the tree and build build/bzImage
 initramfs: kernel
 	bash scripts/initramfs.sh
 
-patches:	## export the series as git format-patch into build/patches
+patches:	## export the series as git format-patch into build/patches (or build/7.3/)
 	bash scripts/deps.sh
 	bash scripts/export-patches.sh
 
-clean:		## remove build output, keep the extracted tree
-	rm -rf build/obj build/obj-matrix build/initramfs build/hdr build/logs build/*.gz build/bzImage
+# where BASE builds: build/ for 6.12, build/<base>/ for the others
+B := build$(if $(filter-out 6.12,$(or $(BASE),6.12)),/$(BASE))
+
+clean:		## remove build output of BASE, keep the extracted tree
+	rm -rf $(B)/obj $(B)/obj-matrix $(B)/initramfs $(B)/hdr $(B)/logs $(B)/*.gz $(B)/bzImage
 
 distclean:
 	rm -rf build

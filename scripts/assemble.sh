@@ -38,4 +38,4 @@ extract_and_patch() {
 extract_and_patch
 rsync -r --checksum "$REPO/kernel/" "$SRC/"
 # the base's own glue files, if it has any
-[ ! -d "$BASEDIR/kernel" ] || rsync -r --checksum "$BASEDIR/kernel/" "$SRC/"
+[ ! -d "$BASEDIR/kernel" ] || rsync -rL --checksum "$BASEDIR/kernel/" "$SRC/"

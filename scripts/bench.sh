@@ -15,6 +15,11 @@
 # Environment: VM_MEM (guest memory, default 4G), BENCH_TIMEOUT (seconds
 # the VM may run, default 3600).
 set -euo pipefail
+# A base with a benchmark variant (bases/<base>-bench: 7.3 keeps mainline's
+# own heap beside the heap core there, to measure both in one run) is
+# measured on that variant's kernel.
+b=${BASE:-6.12}
+[ ! -f "$(dirname "$0")/../bases/$b-bench/pin.env" ] || export BASE=$b-bench
 . "$(dirname "$0")/lib.sh"
 
 OUT="$BUILD/bench"
@@ -31,11 +36,10 @@ need_gnuplot() {
 }
 
 run_vm() {
-	build_vm_images
 	mkdir -p "$BUILD/logs"
 	say "VM: emulated conversions, ccsh-bench (${VM_MEM:-4G}; takes minutes)"
 	VM_MEM=${VM_MEM:-4G} "$REPO/scripts/boot.sh" "$LOG" \
-		"${BENCH_TIMEOUT:-3600}" \
+		"${BENCH_TIMEOUT:-3600}" $(cat "$BASEDIR/boot.args" 2>/dev/null) \
 		swiotlb=force cc_shared_heap.emulate=1 ccsh_run=bench kunit.enable=0
 }
 
@@ -49,6 +53,7 @@ vm_ok=0
 if [ $# -eq 2 ]; then
 	LOG=$2
 else
+	build_vm_images		# outside "||": a failed build stops the bench
 	run_vm || vm_ok=$?
 fi
 

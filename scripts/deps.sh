@@ -20,10 +20,11 @@ sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
 
 # The base's tarball from its .deb, without installing the package.
 fetch_deb_tarball() {
-	local deb="$BUILD/pkg/$LINUX_DEB"
+	local pkg=${LINUX_TARBALL%/*}
+	local deb="$pkg/$LINUX_DEB"
 
 	sha_ok "$LINUX_TARBALL" "$LINUX_TARBALL_SHA256" && return 0
-	mkdir -p "$BUILD/pkg"
+	mkdir -p "$pkg"
 	if ! sha_ok "$deb" "$LINUX_DEB_SHA256"; then
 		say "fetching $LINUX_DEB"
 		/usr/lib/apt/apt-helper download-file "$LINUX_DEB_URL" "$deb" \

@@ -57,9 +57,27 @@ while read -r p; do
 	[ "${BUILD_EACH:-0}" = 1 ] && build_commit "$p"
 done < "$BASEDIR/series"
 
-git -C "$tree" format-patch -q -o "$OUT" "$base"..HEAD
+cover=()
+[ ! -f "$BASEDIR/cover-letter" ] || cover=(--cover-letter)
+git -C "$tree" format-patch -q "${cover[@]}" -o "$OUT" "$base"..HEAD
+# the cover letter: subject on the first line of bases/<base>/cover-letter,
+# the body after the blank line that follows it
+if [ ${#cover[@]} -gt 0 ]; then
+	c="$OUT/0000-cover-letter.patch"
+	python3 - "$c" "$BASEDIR/cover-letter" <<'PY'
+import sys
+letter, text = sys.argv[1], open(sys.argv[2]).read()
+subject, _, body = text.partition("\n\n")
+s = open(letter).read()
+s = s.replace("*** SUBJECT HERE ***", subject.strip())
+s = s.replace("*** BLURB HERE ***", body.rstrip())
+open(letter, "w").write(s)
+PY
+fi
 for f in "$OUT"/*.patch; do
-	"$tree/scripts/checkpatch.pl" --strict -q "$f" ||
+	case "$f" in */0000-cover-letter.patch) continue ;; esac
+	# the scratch tree has no history: a Fixes: id cannot be looked up
+	"$tree/scripts/checkpatch.pl" --strict -q --ignore UNKNOWN_COMMIT_ID "$f" ||
 		die "checkpatch complains about ${f##*/}"
 done
-say "series: $(ls "$OUT" | wc -l) patches in build/patches, checkpatch --strict clean"
+say "series: $(ls "$OUT" | wc -l) files in ${OUT#"$REPO"/}, checkpatch --strict clean"

@@ -30,4 +30,4 @@ configure
 say "building (make -j$JOBS)"
 "${KMAKE[@]}" bzImage
 cp "$OBJ/arch/x86/boot/bzImage" "$BUILD/bzImage"
-say "kernel: build/bzImage ($(stat -c %s "$BUILD/bzImage") bytes)"
+say "kernel: ${BUILD#"$REPO"/}/bzImage ($(stat -c %s "$BUILD/bzImage") bytes)"

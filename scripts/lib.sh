@@ -14,15 +14,17 @@ BASE=${BASE:-6.12}
 BASEDIR="$REPO/bases/$BASE"
 [ -f "$BASEDIR/pin.env" ] ||
 	die "unknown BASE=$BASE (known: $(cd "$REPO/bases" && echo *))"
-LINUX_DEB_URL=
+LINUX_DEB_URL= LINUX_PKG_BASE=
 . "$BASEDIR/pin.env"
 if [ "$BASE" = 6.12 ]; then
 	BUILD="$REPO/build"
 else
 	BUILD="$REPO/build/$BASE"
 fi
-# a base fetched as a .deb (not installed) keeps its tarball in the build
-[ -z "$LINUX_DEB_URL" ] || LINUX_TARBALL="$BUILD/pkg/${LINUX_TARBALL##*/}"
+# a base fetched as a .deb (not installed) keeps its tarball in the build;
+# a variant of a base (LINUX_PKG_BASE) uses that base's
+[ -z "$LINUX_DEB_URL" ] ||
+	LINUX_TARBALL="$REPO/build/${LINUX_PKG_BASE:-$BASE}/pkg/${LINUX_TARBALL##*/}"
 SRC="$BUILD/src/$LINUX_TOPDIR"
 OBJ="$BUILD/obj"
 JOBS=${JOBS:-$(nproc)}

@@ -94,7 +94,8 @@ static inline int ccsh_at_eol(const char *s)
 }
 
 /*
- * Parse "S 0x<pfn> <npages>", "U 0x<pfn> <npages>" or "dropped <N>".
+ * Parse "S 0x<pfn> <npages>", "U 0x<pfn> <npages>" (either may end in
+ * " failed") or "dropped <N>".
  * Anything else, a zero page count or a range that wraps is CCSH_LINE_BAD.
  */
 static inline enum ccsh_line ccsh_parse_line(const char *s,
@@ -120,6 +121,8 @@ static inline enum ccsh_line ccsh_parse_line(const char *s,
 	if (!s || (*s != ' ' && *s != '\t'))
 		return CCSH_LINE_BAD;
 	s = ccsh_parse_u64(ccsh_skip_blanks(s), 10, &npages);
+	if (s && !strncmp(ccsh_skip_blanks(s), "failed", 6))
+		s = ccsh_skip_blanks(s) + 6;	/* a failed call costs too */
 	if (!s || !ccsh_at_eol(s) || !npages || pfn + npages < pfn)
 		return CCSH_LINE_BAD;
 	call->pfn = pfn;

@@ -12,7 +12,18 @@
  *           orders 8/4/0, one conversion call per chunk;
  *   cold    system_cc_shared, pool on, drained before every iteration, so
  *           every allocation converts;
- *   warm    system_cc_shared, pool on, warmed by one alloc+free of the size.
+ *   warm    system_cc_shared, pool on, warmed by one alloc+free of the size;
+ *   mainline  mainline's own heap (Linux 7.3), unpatched but for the
+ *           test-only seam that routes its conversions through the same
+ *           emulation (system_cc_shared_mainline, in a 7.3 benchmark kernel
+ *           booted with cc_shared_heap.mainline_bench=1; skipped elsewhere).
+ *
+ * For every strategy and size up to ZERO_MAX it also counts the non-zero
+ * bytes of a fresh buffer (the emulation poisons every conversion, so a
+ * heap that zeroes before sharing shows poison), and for the heap core and
+ * mainline's heap it injects a failed share into a 16 MiB allocation and
+ * reports what each does with it (pages lost, shared or lost pages freed,
+ * conversion rules broken).
  *
  * One iteration is DMA_HEAP_IOCTL_ALLOC + close(), timed. The emulation's
  * call log is cleared before and read after each iteration (outside the
@@ -35,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,8 +69,9 @@
 #define ITER_MIN	3		/* clamped to [ITER_MIN, ITER_MAX] */
 #define ITER_MAX	200
 #define MAX_SIZES	16
+#define ZERO_MAX	(16 * MIB)	/* largest fresh buffer read for zeroing */
 
-enum strategy { ST_SYSTEM, ST_NAIVE, ST_COLD, ST_WARM, ST_COUNT };
+enum strategy { ST_SYSTEM, ST_NAIVE, ST_COLD, ST_WARM, ST_MAINLINE, ST_COUNT };
 
 static const struct {
 	const char *name;
@@ -72,6 +85,8 @@ static const struct {
 		      "pool drained before every iteration" },
 	[ST_WARM] = { "warm", "system_cc_shared",
 		      "pool warmed by one alloc+free of the size" },
+	[ST_MAINLINE] = { "mainln", "system_cc_shared_mainline",
+			  "mainline's own heap (7.3 benchmark kernels only)" },
 };
 
 static const uint64_t default_sizes[] = {
@@ -97,8 +112,21 @@ struct row {
 	char error[160];	/* set: no measurement */
 	char log_error[160];	/* set: the conversion counts are not valid */
 	double median_us, p99_us, mib_s;
+	int64_t nonzero;	/* bytes of a fresh buffer that are not 0; -1: not read */
 	struct ccsh_tally tally;
 };
+
+/* What a heap did with a share that failed in the middle of an allocation */
+struct failure_probe {
+	bool ran;
+	int err;			/* the allocation's -errno */
+	uint64_t share_calls, unshare_calls;
+	uint64_t lost_pages;		/* pages the model holds as lost */
+	uint64_t freed_unsafe_pages;	/* shared or lost pages freed */
+	uint64_t violations;		/* conversions the model refused */
+};
+
+static struct failure_probe probes[ST_COUNT];
 
 /* Per-GiB conversion metrics of a row, in the order of metric_names[] */
 enum metric {
@@ -476,14 +504,62 @@ static void fmt_size(char *buf, size_t len, uint64_t size)
 		snprintf(buf, len, "%" PRIu64, size);
 }
 
+/* Non-zero bytes of a fresh buffer of @size, or -1 when not read */
+static int64_t fresh_nonzero(enum strategy st, int heap, uint64_t size)
+{
+	struct dma_heap_allocation_data data = {
+		.len = size,
+		.fd_flags = O_RDWR | O_CLOEXEC,
+	};
+	const unsigned char *p;
+	int64_t n = 0;
+	uint64_t i;
+
+	if (size > ZERO_MAX)
+		return -1;
+	if (st == ST_COLD)
+		dbg_set("pool_drain", 1);
+	if (ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &data) < 0)
+		return -1;
+	p = mmap(NULL, size, PROT_READ, MAP_SHARED, data.fd, 0);
+	if (p != MAP_FAILED) {
+		for (i = 0; i < size; i++)
+			n += p[i] != 0;
+		munmap((void *)p, size);
+	} else {
+		n = -1;
+	}
+	close(data.fd);
+	return n;
+}
+
+static bool heap_present(const char *name)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), HEAP_DIR "%s", name);
+	return !access(path, R_OK);
+}
+
 static void run_all(const struct config *cfg)
 {
 	unsigned int st, si;
 	char sz[24];
 
 	for (st = 0; st < ST_COUNT; st++) {
-		int heap = open_heap(strategies[st].heap);
+		int heap;
 
+		if (st == ST_MAINLINE && !heap_present(strategies[st].heap)) {
+			for (si = 0; si < cfg->nsizes; si++) {
+				rows[st][si].size = cfg->sizes[si];
+				rows[st][si].nonzero = -1;
+				snprintf(rows[st][si].error,
+					 sizeof(rows[st][si].error),
+					 "not in this kernel");
+			}
+			continue;
+		}
+		heap = open_heap(strategies[st].heap);
 		set_mode(st, cfg);
 		for (si = 0; si < cfg->nsizes; si++) {
 			struct row *r = &rows[st][si];
@@ -494,6 +570,7 @@ static void run_all(const struct config *cfg)
 			fprintf(stderr, "ccsh-bench: %-6s %5s x%-3u ",
 				strategies[st].name, sz, r->iters);
 			run_row(st, heap, r);
+			r->nonzero = fresh_nonzero(st, heap, r->size);
 			if (r->error[0])
 				fprintf(stderr, "%s\n", r->error);
 			else
@@ -502,6 +579,100 @@ static void run_all(const struct config *cfg)
 		}
 		close(heap);
 	}
+}
+
+static uint64_t stat_delta(const struct stats *a, const struct stats *b,
+			   const char *name)
+{
+	uint64_t va = 0, vb = 0;
+
+	stat_get(a, name, &va);
+	stat_get(b, name, &vb);
+	return vb - va;
+}
+
+/*
+ * One share fails in a 16 MiB allocation, after 2 MiB have been shared
+ * (fault_attr "space"): mainline converts a 1 MiB chunk per call, so its
+ * third call fails; the heap core's first or second run does. The pool is
+ * off, so that every chunk is converted. What the model saw tells what the
+ * heap did with the failure.
+ */
+static void probe_failure(enum strategy st)
+{
+	struct failure_probe *f = &probes[st];
+	struct stats before, after;
+	uint64_t ns;
+	int heap;
+
+	if (!heap_present(strategies[st].heap))
+		return;
+	heap = open_heap(strategies[st].heap);
+	dbg_set("naive", 0);
+	dbg_set("pool_limit_bytes", 0);
+	dbg_set("pool_drain", 1);
+	read_stats(&before);
+	if (dbg_write("fail_share/verbose", "0\n") ||
+	    dbg_write_u64("fail_share/space", 2 * MIB + 1) ||
+	    dbg_write("fail_share/interval", "1\n") ||
+	    dbg_write("fail_share/times", "1\n") ||
+	    dbg_write("fail_share/probability", "100\n"))
+		fatal("cannot inject a share failure (needs " DBG_DIR "fail_share/)");
+	f->err = alloc_free(heap, 16 * MIB, &ns);
+	dbg_write("fail_share/probability", "0\n");
+	dbg_write("fail_share/space", "0\n");
+	read_stats(&after);
+	close(heap);
+	f->share_calls = stat_delta(&before, &after, "share_calls");
+	f->unshare_calls = stat_delta(&before, &after, "unshare_calls");
+	f->lost_pages = stat_delta(&before, &after, "emu_lost_pages");
+	f->freed_unsafe_pages = stat_delta(&before, &after,
+					   "emu_freed_unsafe_pages");
+	f->violations = stat_delta(&before, &after, "emu_violations");
+	f->ran = true;
+}
+
+static void print_probes(void)
+{
+	unsigned int st;
+
+	printf("\none share failing in a 16 MiB allocation, after 2 MiB (pool off):\n");
+	printf("  %-6s %6s %6s %8s %10s %12s %10s\n", "strat", "errno",
+	       "shares", "unshares", "lost_pg", "freed_unsafe", "violations");
+	for (st = 0; st < ST_COUNT; st++) {
+		const struct failure_probe *f = &probes[st];
+
+		if (f->ran)
+			printf("  %-6s %6d %6" PRIu64 " %8" PRIu64 " %10" PRIu64
+			       " %12" PRIu64 " %10" PRIu64 "\n",
+			       strategies[st].name, -f->err, f->share_calls,
+			       f->unshare_calls, f->lost_pages,
+			       f->freed_unsafe_pages, f->violations);
+	}
+}
+
+static void json_probes(void)
+{
+	unsigned int st;
+	bool first = true;
+
+	printf("  \"failure_probes\": [");
+	for (st = 0; st < ST_COUNT; st++) {
+		const struct failure_probe *f = &probes[st];
+
+		if (!f->ran)
+			continue;
+		printf("%s\n    {\"strategy\": \"%s\", \"errno\": %d"
+		       ", \"share_calls\": %" PRIu64 ", \"unshare_calls\": %" PRIu64
+		       ", \"lost_pages\": %" PRIu64
+		       ", \"freed_unsafe_pages\": %" PRIu64
+		       ", \"violations\": %" PRIu64 "}",
+		       first ? "" : ",", strategies[st].name, -f->err,
+		       f->share_calls, f->unshare_calls, f->lost_pages,
+		       f->freed_unsafe_pages, f->violations);
+		first = false;
+	}
+	printf("\n  ],\n");
 }
 
 static void row_metrics(unsigned int st, unsigned int si, struct metrics *m)
@@ -656,7 +827,7 @@ static void print_row(unsigned int st, unsigned int si)
 		return;
 	}
 	row_metrics(st, si, &m);
-	printf("%-6s %5s %5u %10.1f %10.1f %9.1f %6s %10s %10s %9s %10s %9s %9s\n",
+	printf("%-6s %5s %5u %10.1f %10.1f %9.1f %6s %10s %10s %9s %10s %9s %9s %9s\n",
 	       strategies[st].name, sz, r->iters, r->median_us, r->p99_us,
 	       r->mib_s, fnum(c[0], 24, m.ratio, 2),
 	       fnum(c[1], 24, m.v[M_CALLS], 0),
@@ -664,7 +835,8 @@ static void print_row(unsigned int st, unsigned int si)
 	       fnum(c[3], 24, m.v[M_PARTIAL_2M], 0),
 	       fnum(c[4], 24, m.v[M_SNP_VMGEXITS], 0),
 	       fnum(c[5], 24, m.v[M_SNP_US] / 1e3, 1),
-	       fnum(c[6], 24, m.v[M_TDX_US] / 1e3, 1));
+	       fnum(c[6], 24, m.v[M_TDX_US] / 1e3, 1),
+	       fnum(c[7], 24, r->nonzero < 0 ? NAN : (double)r->nonzero, 0));
 	if (r->log_error[0])
 		printf("%-6s %5s        conversion counts not valid: %s\n",
 		       strategies[st].name, sz, r->log_error);
@@ -674,10 +846,10 @@ static void print_table(const struct config *cfg)
 {
 	unsigned int st, si;
 
-	printf("%-6s %5s %5s %10s %10s %9s %6s %10s %10s %9s %10s %9s %9s\n",
+	printf("%-6s %5s %5s %10s %10s %9s %6s %10s %10s %9s %10s %9s %9s %9s\n",
 	       "strat", "size", "iters", "median_us", "p99_us", "MiB/s",
 	       "vs_sys", "calls/GiB", "4k_pg/GiB", "part2M/G", "snpexit/G",
-	       "snp_ms/G", "tdx_ms/G");
+	       "snp_ms/G", "tdx_ms/G", "nonzero");
 	for (st = 0; st < ST_COUNT; st++)
 		for (si = 0; si < cfg->nsizes; si++)
 			print_row(st, si);
@@ -813,6 +985,8 @@ static void json_record(unsigned int st, unsigned int si, bool last)
 		json_key(metric_names[i]);
 		json_num(m.v[i]);
 	}
+	json_key("fresh_nonzero_bytes");
+	json_num(r->nonzero < 0 ? NAN : (double)r->nonzero);
 	printf(", \"calls\": %" PRIu64 ", \"share_calls\": %" PRIu64
 	       ", \"unshare_calls\": %" PRIu64 ", \"pages\": %" PRIu64 "}%s\n",
 	       r->tally.calls, r->tally.share_calls, r->tally.unshare_calls,
@@ -872,6 +1046,7 @@ static void print_json(const struct config *cfg, const struct stats *before,
 	for (i = 0; i < ntargets; i++)
 		json_target(&targets[i], i == ntargets - 1);
 	printf("  ],\n");
+	json_probes();
 	json_stats("stats_before", before, false);
 	json_stats("stats_after", after, true);
 	printf("}\nCCSH-BENCH-JSON-END\n");
@@ -1044,6 +1219,8 @@ int main(int argc, char **argv)
 	read_stats(&before);
 	run_all(&cfg);
 	read_stats(&after);
+	probe_failure(ST_COLD);
+	probe_failure(ST_MAINLINE);
 	restore_heap_settings();
 	compute_targets(&cfg);
 
@@ -1053,6 +1230,7 @@ int main(int argc, char **argv)
 	print_table(&cfg);
 	print_targets();
 	print_counters(&before, &after);
+	print_probes();
 	if (cfg.json) {
 		printf("CCSH-BENCH-TEXT-END\n");
 		print_json(&cfg, &before, &after);

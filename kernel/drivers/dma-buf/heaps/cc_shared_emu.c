@@ -287,6 +287,29 @@ unsigned long ccsh_emu_stray_pages(void)
 }
 
 /**
+ * ccsh_emu_freed_unsafe_pages() - shared or lost pages that were freed
+ *
+ * A page the model holds as shared or lost must stay allocated. One whose
+ * reference count is 0 went back to the page allocator (a page reused
+ * since then escapes this count, so it is a lower bound).
+ *
+ * Return: the count.
+ */
+unsigned long ccsh_emu_freed_unsafe_pages(void)
+{
+	unsigned long pfn, n = 0;
+
+	/* a lost page is never also shared: the model clears one for the other */
+	spin_lock(&ccsh_emu_lock);
+	for_each_set_bit(pfn, ccsh_emu_shared, ccsh_emu_nbits)
+		n += !page_count(pfn_to_page(pfn));
+	for_each_set_bit(pfn, ccsh_emu_lost, ccsh_emu_nbits)
+		n += !page_count(pfn_to_page(pfn));
+	spin_unlock(&ccsh_emu_lock);
+	return n;
+}
+
+/**
  * ccsh_emu_violations() - refused requests since boot
  *
  * Return: the count; anything but 0 is a heap bug.
@@ -331,6 +354,8 @@ void ccsh_emu_show(struct seq_file *m)
 	seq_printf(m, "emu_shared_pages %lu\n", ccsh_emu_shared_pages());
 	seq_printf(m, "emu_lost_pages %lu\n", ccsh_emu_lost_pages());
 	seq_printf(m, "emu_stray_pages %lu\n", ccsh_emu_stray_pages());
+	seq_printf(m, "emu_freed_unsafe_pages %lu\n",
+		   ccsh_emu_freed_unsafe_pages());
 	seq_printf(m, "emu_violations %lu\n", ccsh_emu_violations());
 }
 

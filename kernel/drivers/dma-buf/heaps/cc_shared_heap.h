@@ -160,6 +160,7 @@ void ccsh_emu_show(struct seq_file *m);
 unsigned long ccsh_emu_shared_pages(void);
 unsigned long ccsh_emu_lost_pages(void);
 unsigned long ccsh_emu_stray_pages(void);
+unsigned long ccsh_emu_freed_unsafe_pages(void);
 unsigned long ccsh_emu_log_len(void);
 bool ccsh_emu_log_entry(unsigned long i, struct ccsh_emu_call *call);
 void ccsh_emu_log_clear(void);

@@ -721,7 +721,7 @@ static void failed_conversion_leaves_the_pages_lost(struct kunit *test)
 	struct page *page;
 
 	ccsh_test_fail_nth(test, CCSH_FAIL_SHARE, 1);
-	page = alloc_pages(GFP_KERNEL, 2);
+	page = alloc_pages(GFP_KERNEL | __GFP_COMP, 2);
 	KUNIT_ASSERT_NOT_NULL(test, page);
 	KUNIT_EXPECT_EQ(test, ccsh_share(page, 4), -EIO);
 	ccsh_snap_take(&now);
