@@ -59,7 +59,12 @@ done < "$BASEDIR/series"
 
 cover=()
 [ ! -f "$BASEDIR/cover-letter" ] || cover=(--cover-letter)
-git -C "$tree" format-patch -q "${cover[@]}" -o "$OUT" "$base"..HEAD
+# the cover letter's From: is the series' author, not this machine's user
+first=$(head -n1 "$BASEDIR/series")
+from=$(sed -n 's/^From: //p;/^$/q' "$BASEDIR/$first" | head -n1)
+email=${from##*<}
+git -C "$tree" -c user.name="${from% <*}" -c user.email="${email%>}" \
+	format-patch -q "${cover[@]}" -o "$OUT" "$base"..HEAD
 # the cover letter: subject on the first line of bases/<base>/cover-letter,
 # the body after the blank line that follows it
 if [ ${#cover[@]} -gt 0 ]; then

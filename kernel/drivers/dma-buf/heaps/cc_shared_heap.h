@@ -22,6 +22,8 @@
 #include <linux/sizes.h>
 #include <linux/types.h>
 
+#include "cc_shared_base.h"
+
 struct dentry;
 struct dma_buf;
 struct page;

@@ -45,7 +45,7 @@ static int ccsh_attach(struct dma_buf *dmabuf, struct dma_buf_attachment *at)
 	unsigned int i;
 	int ret;
 
-	a = kzalloc(sizeof(*a), GFP_KERNEL);
+	a = kzalloc_obj(*a);
 	if (!a)
 		return -ENOMEM;
 	ret = sg_alloc_table(&a->sgt, buf->pages.sgt.orig_nents, GFP_KERNEL);
@@ -312,7 +312,7 @@ struct dma_buf *ccsh_heap_allocate(const char *exp_name, unsigned long len,
 	ret = ccsh_check_request(len, fd_flags, heap_flags);
 	if (ret)
 		return ERR_PTR(ret);
-	buf = kzalloc(sizeof(*buf), GFP_KERNEL);
+	buf = kzalloc_obj(*buf);
 	if (!buf)
 		return ERR_PTR(-ENOMEM);
 	mutex_init(&buf->lock);
