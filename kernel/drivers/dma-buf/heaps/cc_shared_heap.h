@@ -22,8 +22,6 @@
 #include <linux/sizes.h>
 #include <linux/types.h>
 
-#include "cc_shared_base.h"
-
 struct dentry;
 struct dma_buf;
 struct page;
