@@ -25,6 +25,8 @@
 
 #include <linux/dma-heap.h>
 
+#include "ccsh-bench-model.h"
+
 #define HEAP_DIR	"/dev/dma_heap/"
 #define NAIVE		"/sys/kernel/debug/cc_shared_heap/naive"
 #define ROUNDS		5
@@ -46,13 +48,6 @@ static int set_naive(const char *val)
 	if (fd >= 0)
 		close(fd);
 	return ok ? 0 : -1;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* Median ns of mmap + one write per page + munmap of a @len buffer. */
@@ -85,8 +80,8 @@ static int64_t time_mapping(const char *heap, size_t len)
 		ns[i] = now_ns() - t0;
 	}
 	close(d.fd);
-	qsort(ns, ROUNDS, sizeof(ns[0]), cmp_u64);
-	return ns[ROUNDS / 2];
+	qsort(ns, ROUNDS, sizeof(ns[0]), ccsh_cmp_u64);
+	return ccsh_median(ns, ROUNDS);
 }
 
 int main(int argc, char **argv)
