@@ -18,9 +18,10 @@ kunit_py=
 for b in $bases; do
 	# a base that does not build leaves no logs: its runs count as failed
 	BASE=$b "$here/check-base.sh" || say "$b: build or boot failed"
-	blogs=$(BASE=$b bash -c '. "$0"; echo "$BUILD/logs"' "$REPO/scripts/lib.sh")
-	[ -n "$kunit_py" ] || kunit_py=$(BASE=$b bash -c \
-		'. "$0"; echo "$SRC/tools/testing/kunit/kunit.py"' "$REPO/scripts/lib.sh")
+	# the base's paths, from scripts/lib.sh (one lookup per base)
+	{ read -r blogs; read -r bsrc; } < <(BASE=$b bash -c \
+		'. "$0"; echo "$BUILD/logs"; echo "$SRC"' "$REPO/scripts/lib.sh")
+	[ -n "$kunit_py" ] || kunit_py="$bsrc/tools/testing/kunit/kunit.py"
 	runs+=("$b/matrix=$blogs/matrix.log:host"
 	       "$b/emulated=$blogs/emulated.log:kunit"
 	       "$b/swiotlb=$blogs/swiotlb.log:kunit"

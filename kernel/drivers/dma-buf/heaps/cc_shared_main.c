@@ -4,8 +4,9 @@
  *
  * The heap exists only in a confidential guest, or, in a kernel built with
  * the emulation backend on a machine whose memory is not encrypted, when
- * cc_shared_heap.emulate=1 asks for it. Anywhere else the device node does not appear: software
- * that does not expect the host to read its buffers is never offered them.
+ * cc_shared_heap.emulate=1 asks for it. Anywhere else the device node
+ * does not appear: software that does not expect the host to read its
+ * buffers is never offered them.
  */
 #define pr_fmt(fmt) "cc_shared_heap: " fmt
 
