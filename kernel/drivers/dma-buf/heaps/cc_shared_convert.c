@@ -17,7 +17,7 @@
 
 #include "cc_shared_heap.h"
 
-#ifdef CONFIG_FAULT_INJECTION
+#ifdef CCSH_FAULT_ATTR
 DECLARE_FAULT_ATTR(ccsh_fail_share);
 DECLARE_FAULT_ATTR(ccsh_fail_unshare);
 #endif
@@ -128,9 +128,12 @@ bool ccsh_emulating(void)
 
 static bool ccsh_inject(bool share, unsigned int nr)
 {
-#ifdef CONFIG_FAULT_INJECTION
+#if defined(CCSH_FAULT_ATTR)
 	return should_fail(share ? &ccsh_fail_share : &ccsh_fail_unshare,
 			   (ssize_t)nr << PAGE_SHIFT);
+#elif defined(CCSH_FAULT_KNOBS)
+	return ccsh_knob_should_fail(share ? CCSH_FAIL_SHARE : CCSH_FAIL_UNSHARE,
+				     (size_t)nr << PAGE_SHIFT);
 #else
 	return false;
 #endif
@@ -226,7 +229,10 @@ void ccsh_free_private(struct page *page, unsigned int order)
  */
 void ccsh_convert_debugfs(struct dentry *dir)
 {
-#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
+#ifdef CCSH_FAULT_KNOBS
+	ccsh_knobs_debugfs(dir);
+#endif
+#if defined(CCSH_FAULT_ATTR) && defined(CONFIG_FAULT_INJECTION_DEBUG_FS)
 	/* one line per injected failure, no stack dump */
 	ccsh_fail_share.verbose = 1;
 	ccsh_fail_unshare.verbose = 1;

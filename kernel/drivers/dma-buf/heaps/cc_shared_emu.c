@@ -22,7 +22,6 @@
 #include <linux/bitmap.h>
 #include <linux/debugfs.h>
 #include <linux/highmem.h>
-#include <linux/memblock.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/panic.h>
@@ -63,9 +62,15 @@ static DEFINE_MUTEX(ccsh_emu_log_mutex);
  */
 int ccsh_emu_init(void)
 {
-	size_t bytes = BITS_TO_LONGS(max_pfn) * sizeof(long);
+	/*
+	 * Every heap page is in the direct map (the heap needs !HIGHMEM), so
+	 * the frames below high_memory are all the model must know. max_pfn
+	 * would say the same, but modules cannot see it.
+	 */
+	unsigned long nbits = PHYS_PFN(__pa(high_memory - 1)) + 1;
+	size_t bytes = BITS_TO_LONGS(nbits) * sizeof(long);
 
-	ccsh_emu_nbits = max_pfn;
+	ccsh_emu_nbits = nbits;
 	ccsh_emu_shared = vzalloc(bytes);
 	ccsh_emu_lost = vzalloc(bytes);
 	ccsh_emu_held = vzalloc(bytes);

@@ -9,13 +9,24 @@
  *   cc_shared_convert.c    the one seam that converts pages, fault injection
  *   cc_shared_emu.c        software model of conversions (debug builds)
  *   cc_shared_stats.c      counters and their debugfs view
+ *
+ * The same files build the out-of-tree module (CCSH_MODULE, see module/ in
+ * the project), which brings its own registration, DMA mapping, memcg
+ * accounting and fault knobs where the kernel lacks what the in-tree heap
+ * uses: the seams for those are marked below.
  */
 #ifndef _CC_SHARED_HEAP_H
 #define _CC_SHARED_HEAP_H
 
+#ifdef CCSH_MODULE
+#include "cc_shared_compat.h"	/* what older kernels spell differently */
+#endif
+
 #include <linux/atomic.h>
+#include <linux/dma-mapping.h>
 #include <linux/fault-inject.h>
 #include <linux/gfp_types.h>
+#include <linux/memcontrol.h>
 #include <linux/mmzone.h>
 #include <linux/pgtable.h>
 #include <linux/scatterlist.h>
@@ -46,6 +57,41 @@ int ccsh_order_index(unsigned int order);
  */
 #define CCSH_RUN_MAX_PAGES	MAX_T(unsigned long, SZ_16M >> PAGE_SHIFT, \
 				      1UL << CCSH_LARGE_ORDER)
+
+/*
+ * Seam: mapping a buffer for a device. Kernels with DMA_ATTR_CC_SHARED map
+ * shared memory in place through the DMA core; the module brings its own
+ * mapping for kernels before that attribute (module/cc_shared_dma_inplace.c).
+ */
+#ifdef DMA_ATTR_CC_SHARED
+static inline int ccsh_dma_map(struct device *dev, struct sg_table *sgt,
+			       enum dma_data_direction dir)
+{
+	return dma_map_sgtable(dev, sgt, dir, DMA_ATTR_CC_SHARED);
+}
+
+static inline void ccsh_dma_unmap(struct device *dev, struct sg_table *sgt,
+				  enum dma_data_direction dir)
+{
+	dma_unmap_sgtable(dev, sgt, dir, DMA_ATTR_CC_SHARED);
+}
+
+static inline void ccsh_dma_sync(struct device *dev, struct sg_table *sgt,
+				 enum dma_data_direction dir, bool for_cpu)
+{
+	if (for_cpu)
+		dma_sync_sgtable_for_cpu(dev, sgt, dir);
+	else
+		dma_sync_sgtable_for_device(dev, sgt, dir);
+}
+#else
+int ccsh_dma_map(struct device *dev, struct sg_table *sgt,
+		 enum dma_data_direction dir);
+void ccsh_dma_unmap(struct device *dev, struct sg_table *sgt,
+		    enum dma_data_direction dir);
+void ccsh_dma_sync(struct device *dev, struct sg_table *sgt,
+		   enum dma_data_direction dir, bool for_cpu);
+#endif
 
 /* --- cc_shared_heap_core.c --- */
 struct dma_buf *ccsh_heap_allocate(const char *exp_name, unsigned long len,
@@ -82,6 +128,36 @@ unsigned long ccsh_pool_shrink(unsigned long pages);
 void ccsh_pool_set_limit(u64 bytes);
 u64 ccsh_pool_get_limit(void);
 void ccsh_pool_debugfs(struct dentry *dir);
+
+/*
+ * Seam: the memory cgroup of a chunk passing through the pool. In the
+ * kernel, a pooled chunk is uncharged and charged again to whoever takes
+ * it. A module cannot move charges (the kernel does not export that), so
+ * its pool keeps only chunks no cgroup pays for and serves only callers no
+ * cgroup charges (module/cc_shared_memcg.c).
+ */
+#ifndef CCSH_MODULE
+static inline bool ccsh_memcg_may_take(void)
+{
+	return true;
+}
+
+static inline int ccsh_memcg_charge(struct page *page, gfp_t gfp,
+				    unsigned int order)
+{
+	return memcg_kmem_charge_page(page, gfp, order);
+}
+
+static inline bool ccsh_memcg_uncharge(struct page *page, unsigned int order)
+{
+	memcg_kmem_uncharge_page(page, order);
+	return true;
+}
+#else
+bool ccsh_memcg_may_take(void);
+int ccsh_memcg_charge(struct page *page, gfp_t gfp, unsigned int order);
+bool ccsh_memcg_uncharge(struct page *page, unsigned int order);
+#endif
 
 /* --- cc_shared_convert.c --- */
 
@@ -131,9 +207,19 @@ void ccsh_convert_debugfs(struct dentry *dir);
 /* fault injection: which conversion direction */
 enum ccsh_fail_dir { CCSH_FAIL_SHARE, CCSH_FAIL_UNSHARE };
 
-#ifdef CONFIG_FAULT_INJECTION
+/*
+ * Seam: fault injection. The kernel's fault_attr where it has one (not in
+ * the module, whose test flavour brings knobs of its own, CCSH_FAULT_KNOBS:
+ * module/cc_shared_fault_knobs.c; its packaged flavour has none).
+ */
+#if defined(CONFIG_FAULT_INJECTION) && !defined(CCSH_MODULE)
+#define CCSH_FAULT_ATTR
 extern struct fault_attr ccsh_fail_share;
 extern struct fault_attr ccsh_fail_unshare;
+#endif
+#ifdef CCSH_FAULT_KNOBS
+bool ccsh_knob_should_fail(enum ccsh_fail_dir dir, size_t bytes);
+void ccsh_knobs_debugfs(struct dentry *dir);
 #endif
 
 /* --- cc_shared_emu.c --- */

@@ -85,7 +85,7 @@ static struct sg_table *ccsh_map_dma_buf(struct dma_buf_attachment *at,
 	struct ccsh_attachment *a = at->priv;
 	int ret;
 
-	ret = dma_map_sgtable(at->dev, &a->sgt, dir, DMA_ATTR_CC_SHARED);
+	ret = ccsh_dma_map(at->dev, &a->sgt, dir);
 	if (ret)
 		return ERR_PTR(ret);
 	a->mapped = true;
@@ -99,7 +99,7 @@ static void ccsh_unmap_dma_buf(struct dma_buf_attachment *at,
 	struct ccsh_attachment *a = at->priv;
 
 	a->mapped = false;
-	dma_unmap_sgtable(at->dev, sgt, dir, DMA_ATTR_CC_SHARED);
+	ccsh_dma_unmap(at->dev, sgt, dir);
 }
 
 static int ccsh_begin_cpu_access(struct dma_buf *dmabuf,
@@ -113,7 +113,7 @@ static int ccsh_begin_cpu_access(struct dma_buf *dmabuf,
 		invalidate_kernel_vmap_range(buf->vaddr, buf->len);
 	list_for_each_entry(a, &buf->attachments, node)
 		if (a->mapped)
-			dma_sync_sgtable_for_cpu(a->dev, &a->sgt, dir);
+			ccsh_dma_sync(a->dev, &a->sgt, dir, true);
 	mutex_unlock(&buf->lock);
 	return 0;
 }
@@ -129,7 +129,7 @@ static int ccsh_end_cpu_access(struct dma_buf *dmabuf,
 		flush_kernel_vmap_range(buf->vaddr, buf->len);
 	list_for_each_entry(a, &buf->attachments, node)
 		if (a->mapped)
-			dma_sync_sgtable_for_device(a->dev, &a->sgt, dir);
+			ccsh_dma_sync(a->dev, &a->sgt, dir, false);
 	mutex_unlock(&buf->lock);
 	return 0;
 }
@@ -362,9 +362,11 @@ int ccsh_core_init(bool emulate)
 }
 
 /**
- * ccsh_core_exit() - undo ccsh_core_init() for a heap never used
+ * ccsh_core_exit() - undo ccsh_core_init() once no buffer is left
  *
- * For registration glue whose registration failed.
+ * For registration glue whose registration failed, and for a module being
+ * unloaded (every dma-buf holds a reference to it). The pool is converted
+ * back and freed; pages leaked after failed conversions stay leaked.
  */
 void ccsh_core_exit(void)
 {

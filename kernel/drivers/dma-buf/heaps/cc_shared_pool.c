@@ -50,7 +50,7 @@ struct page *ccsh_pool_take(unsigned int order, gfp_t gfp)
 	int slot = ccsh_order_index(order);
 	struct page *page = NULL;
 
-	if (slot < 0)
+	if (slot < 0 || !ccsh_memcg_may_take())
 		return NULL;
 	spin_lock(&ccsh_pool_lock);
 	page = list_first_entry_or_null(&ccsh_pool_lists[slot], struct page, lru);
@@ -62,7 +62,7 @@ struct page *ccsh_pool_take(unsigned int order, gfp_t gfp)
 	if (!page)
 		return NULL;
 	atomic64_sub(PAGE_SIZE << order, &ccsh_stats.pooled_bytes);
-	if (memcg_kmem_charge_page(page, gfp, order)) {
+	if (ccsh_memcg_charge(page, gfp, order)) {
 		/* over the cgroup's limit: put it back (or convert and free) */
 		if (!ccsh_pool_put(page, order) && !ccsh_unshare(page, 1U << order))
 			ccsh_free_private(page, order);
@@ -87,14 +87,15 @@ bool ccsh_pool_put(struct page *page, unsigned int order)
 	int slot = ccsh_order_index(order);
 	bool taken = false;
 
-	if (slot < 0)
-		return false;
 	/*
 	 * Uncharge before the chunk becomes visible: once listed, another
 	 * task may take it and charge it to its own cgroup. A chunk the pool
 	 * then refuses is about to be freed, so its charge goes either way.
+	 * Where the charge cannot be dropped (the module), the chunk stays
+	 * out of the pool.
 	 */
-	memcg_kmem_uncharge_page(page, order);
+	if (slot < 0 || !ccsh_memcg_uncharge(page, order))
+		return false;
 	spin_lock(&ccsh_pool_lock);
 	if (((u64)(ccsh_pool_pages + (1UL << order)) << PAGE_SHIFT) <= ccsh_pool_limit) {
 		list_add(&page->lru, &ccsh_pool_lists[slot]);

@@ -39,7 +39,7 @@ void ccsh_snap_take(struct ccsh_snap *s)
 
 static void ccsh_fail_reset_all(void)
 {
-#ifdef CONFIG_FAULT_INJECTION
+#ifdef CCSH_FAULT_ATTR
 	struct fault_attr *attrs[] = { &ccsh_fail_share, &ccsh_fail_unshare };
 	unsigned int i;
 
@@ -65,7 +65,7 @@ static void ccsh_fail_reset_all(void)
 void ccsh_test_fail_nth(struct kunit *test, enum ccsh_fail_dir dir,
 			unsigned int nth)
 {
-#ifdef CONFIG_FAULT_INJECTION
+#ifdef CCSH_FAULT_ATTR
 	struct fault_attr *attr = dir == CCSH_FAIL_SHARE ? &ccsh_fail_share :
 							   &ccsh_fail_unshare;
 

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What the heap core expects of the kernel and older kernels spell
+ * differently, for the out-of-tree module only. Kbuild tests the target
+ * kernel's headers and passes CCSH_HAVE_* for what it found; macros are
+ * tested here directly. cc_shared_heap.h includes it first in a module.
+ */
+#ifndef _CC_SHARED_COMPAT_H
+#define _CC_SHARED_COMPAT_H
+
+#include <linux/minmax.h>
+#include <linux/mmzone.h>
+#include <linux/pgtable.h>
+#include <linux/slab.h>
+
+/* kzalloc_obj(): 6.12.y backports and later */
+#ifndef kzalloc_obj
+#define kzalloc_obj(obj) kzalloc(sizeof(obj), GFP_KERNEL)
+#endif
+
+/* MAX_PAGE_ORDER (6.8): the largest order; before, MAX_ORDER was one more */
+#ifndef MAX_PAGE_ORDER
+#define MAX_PAGE_ORDER (MAX_ORDER - 1)
+#endif
+
+/* PMD_ORDER (6.7) */
+#ifndef PMD_ORDER
+#define PMD_ORDER (PMD_SHIFT - PAGE_SHIFT)
+#endif
+
+/* MIN_T()/MAX_T() (6.11): min_t()/max_t() usable in constant expressions */
+#ifndef MIN_T
+#define MIN_T(type, a, b) ((type)(a) < (type)(b) ? (type)(a) : (type)(b))
+#endif
+#ifndef MAX_T
+#define MAX_T(type, a, b) ((type)(a) > (type)(b) ? (type)(a) : (type)(b))
+#endif
+
+/* memcg_kmem_online() (6.4) was memcg_kmem_enabled() */
+#ifndef CCSH_HAVE_MEMCG_KMEM_ONLINE
+#include <linux/memcontrol.h>
+#define memcg_kmem_online memcg_kmem_enabled
+#endif
+
+/* vmalloc_array() (6.4) */
+#ifndef CCSH_HAVE_VMALLOC_ARRAY
+#include <linux/overflow.h>
+#include <linux/vmalloc.h>
+#define vmalloc_array(n, size) vmalloc(array_size(n, size))
+#endif
+
+/* dma_buf_map_attachment_unlocked() (6.2); before, the plain call locked */
+#ifndef CCSH_HAVE_MAP_UNLOCKED
+#define dma_buf_map_attachment_unlocked dma_buf_map_attachment
+#define dma_buf_unmap_attachment_unlocked dma_buf_unmap_attachment
+#endif
+
+/*
+ * shrinker_alloc() and friends (6.7). Before, a shrinker was embedded and
+ * named at registration; the heap has a single one, the pool's.
+ */
+#ifndef CCSH_HAVE_SHRINKER_ALLOC
+#include <linux/printk.h>
+#include <linux/shrinker.h>
+
+static inline struct shrinker *ccsh_compat_shrinker_alloc(unsigned int flags)
+{
+	struct shrinker *s = kzalloc(sizeof(*s), GFP_KERNEL);
+
+	if (s)
+		s->flags = flags;
+	return s;
+}
+
+void ccsh_pool_set_limit(u64 bytes);
+
+static inline void ccsh_compat_shrinker_register(struct shrinker *s)
+{
+	/* as when shrinker_alloc() fails: no shrinker, no pool */
+	if (register_shrinker(s, "cc_shared_heap-pool")) {
+		pr_warn("cc_shared_heap: no shrinker: pool disabled\n");
+		ccsh_pool_set_limit(0);
+	}
+}
+
+static inline void ccsh_compat_shrinker_free(struct shrinker *s)
+{
+	if (!s)
+		return;
+	unregister_shrinker(s);	/* a no-op for one never registered */
+	kfree(s);
+}
+
+#define shrinker_alloc(flags, name) ccsh_compat_shrinker_alloc(flags)
+#define shrinker_register(s) ccsh_compat_shrinker_register(s)
+#define shrinker_free(s) ccsh_compat_shrinker_free(s)
+#endif
+
+#endif /* _CC_SHARED_COMPAT_H */

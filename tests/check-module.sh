@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# The out-of-tree module on one of Debian's stock kernels (TARGET, one of
+# module/targets/): build its test flavour against Debian's headers, pack
+# it with the test programs into an initramfs, and boot the stock vmlinuz
+# under QEMU as tests/check-base.sh boots a patched kernel: emulated
+# conversions, the same with swiotlb=force, a plain boot, and a boot whose
+# registration fails. Logs go to build/module/logs/TARGET/.
+set -euo pipefail
+here=$(dirname "$0")
+. "$here/../scripts/lib.sh"
+
+target=$1
+LOGS="$REPO/build/module/logs/$target"
+mkdir -p "$LOGS"
+rm -f "$LOGS"/*.log
+limit=${VM_TIMEOUT:-900}
+
+# the test programs, built against the 6.12 base's uapi headers (the
+# dma-heap uapi is the same everywhere)
+stale=
+for f in "$REPO/tests/vm/init" "$REPO"/tests/selftests/*.c "$REPO"/tools/*.[ch]; do
+	[ "$f" -nt "$REPO/build/initramfs.cpio.gz" ] && stale=1
+done
+if [ -n "$stale" ] || [ ! -x "$REPO/build/initramfs/tests/cc_shared_heap_test" ]; then
+	BASE=6.12 "$REPO/scripts/deps.sh"
+	BASE=6.12 "$REPO/scripts/assemble.sh"
+	BASE=6.12 "$REPO/scripts/initramfs.sh"
+fi
+
+say "$target: module (test flavour)"
+start=$(date +%s)
+info=$(EMULATION=1 "$REPO/scripts/module.sh" "$target" 2> "$LOGS/build.txt") || {
+	cat "$LOGS/build.txt" >&2
+	die "$target: the module does not build"
+}
+eval "$info"
+echo "module build: $(( $(date +%s) - start )) s" >> "$LOGS/build.txt"
+
+root="$REPO/build/module/initramfs-$KVER"
+rm -rf "$root"
+cp -a "$REPO/build/initramfs" "$root"
+mkdir -p "$root/modules"
+cp "$KO" "$root/modules/"
+initrd="$REPO/build/module/initramfs-$KVER.cpio.gz"
+(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) |
+	gzip -1 > "$initrd"
+
+boot() {
+	local name=$1
+	shift
+	VM_KERNEL=$VMLINUZ VM_INITRD=$initrd \
+		"$REPO/scripts/boot.sh" "$LOGS/$name.log" "$limit" "$@" || true
+}
+
+say "$target: VM: emulated conversions (emulate=1)"
+boot emulated cc_shared_heap.emulate=1 ccsh_run=check
+say "$target: VM: emulated conversions with swiotlb=force"
+boot swiotlb swiotlb=force cc_shared_heap.emulate=1 ccsh_run=check
+say "$target: VM: plain boot, no emulation"
+boot plain ccsh_run=plain
+say "$target: VM: emulated conversions, registration failing"
+boot regfail cc_shared_heap.emulate=1 cc_shared_heap.fail_register=1 \
+	ccsh_run=regfail
