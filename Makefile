@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # cc-shared-heap: the verbs. See README.md.
 
-.PHONY: run check bench kernel initramfs patches clean distclean
+.PHONY: run check bench kernel initramfs patches module deb clean distclean
 
 # BASE=6.12 (default) or BASE=7.3 selects the kernel base for every verb
 ifdef BASE
@@ -28,6 +28,12 @@ initramfs: kernel
 patches:	## export the series as git format-patch into build/patches (or build/7.3/)
 	bash scripts/deps.sh
 	bash scripts/export-patches.sh
+
+module:		## cc_shared_heap.ko for KVER (default: running kernel) in build/module/KVER/; EMULATION=1: test flavour
+	EMULATION=$(EMULATION) bash scripts/module.sh $(KVER)
+
+deb:		## the DKMS package build/cc-shared-heap-dkms_<version>_all.deb
+	bash scripts/deb.sh
 
 # where BASE builds: build/ for 6.12, build/<base>/ for the others
 B := build$(if $(filter-out 6.12,$(or $(BASE),6.12)),/$(BASE))

@@ -8,7 +8,6 @@
 #ifndef _CC_SHARED_COMPAT_H
 #define _CC_SHARED_COMPAT_H
 
-#include <linux/minmax.h>
 #include <linux/mmzone.h>
 #include <linux/pgtable.h>
 #include <linux/slab.h>
@@ -26,14 +25,6 @@
 /* PMD_ORDER (6.7) */
 #ifndef PMD_ORDER
 #define PMD_ORDER (PMD_SHIFT - PAGE_SHIFT)
-#endif
-
-/* MIN_T()/MAX_T() (6.11): min_t()/max_t() usable in constant expressions */
-#ifndef MIN_T
-#define MIN_T(type, a, b) ((type)(a) < (type)(b) ? (type)(a) : (type)(b))
-#endif
-#ifndef MAX_T
-#define MAX_T(type, a, b) ((type)(a) > (type)(b) ? (type)(a) : (type)(b))
 #endif
 
 /* memcg_kmem_online() (6.4) was memcg_kmem_enabled() */
@@ -91,7 +82,7 @@ static inline void ccsh_compat_shrinker_free(struct shrinker *s)
 	kfree(s);
 }
 
-#define shrinker_alloc(flags, name) ccsh_compat_shrinker_alloc(flags)
+#define shrinker_alloc(flags, name) ((void)(name), ccsh_compat_shrinker_alloc(flags))
 #define shrinker_register(s) ccsh_compat_shrinker_register(s)
 #define shrinker_free(s) ccsh_compat_shrinker_free(s)
 #endif

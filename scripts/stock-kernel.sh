@@ -27,6 +27,10 @@ debs="$REPO/build/module/debs"
 root="$REPO/build/module/kernels/$KVER"
 hdr="$root/usr/src/linux-headers-$KVER"
 stamp="$root/.stamp"
+# one run per kernel at a time (parallel checks share the unpacked root)
+mkdir -p "${root%/*}"
+exec 9> "$root.lock"
+flock 9
 sha_ok() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
 fetch() { /usr/lib/apt/apt-helper download-file "$1" "$2" "SHA256:$3" >/dev/null; }
 
@@ -93,6 +97,7 @@ rebuild_hostprogs() {
 fix_up() {
 	local link dest
 
+	[ -f "$hdr/Module.symvers" ] || die "no headers for $KVER in $env's .debs"
 	# the flavour's Makefile includes the common headers' one (and since
 	# trixie sets KBUILD_OUTPUT to itself) by absolute /usr/src path; make
 	# -C runs it with CURDIR its own directory, so go from there
@@ -113,7 +118,6 @@ fix_up() {
 			ln -s "../lib/modules/$KVER/$f" "$root/boot/$f-$KVER"
 	done
 	[ -f "$root/boot/vmlinuz-$KVER" ] || die "no vmlinuz in $env's .debs"
-	[ -f "$hdr/Module.symvers" ] || die "no headers for $KVER in $env's .debs"
 
 	# .kernelvariables (read after the Makefile's defaults) names the
 	# compiler the kernel was built with; kbuild runs pahole by name for

@@ -28,6 +28,28 @@ if [ -n "$stale" ] || [ ! -x "$REPO/build/initramfs/tests/cc_shared_heap_test" ]
 	BASE=6.12 "$REPO/scripts/initramfs.sh"
 fi
 
+# The packaged flavour: builds, and carries no test code. Its build is
+# timed here (the test flavour's below is the one booted).
+say "$target: module (packaged flavour)"
+{
+	echo "CCSH-BEGIN packaged-module"
+	start=$(date +%s)
+	if info=$("$REPO/scripts/module.sh" "$target" 2>"$LOGS/packaged.txt"); then
+		eval "$info"
+		echo "ok 1 packaged_module_builds # $(( $(date +%s) - start )) s"
+		if nm "$KO" | grep -qE ' (ccsh_emu_init|ccsh_knob_should_fail|ccsh_importer_init)$' ||
+		   modinfo -F parm "$KO" | grep -q fail_register; then
+			echo "not ok 2 packaged_module_has_no_test_code"
+		else
+			echo "ok 2 packaged_module_has_no_test_code"
+		fi
+	else
+		sed 's/^/# /' "$LOGS/packaged.txt" | tail -20
+		echo "not ok 1 packaged_module_builds"
+	fi
+	echo "CCSH-END packaged-module rc=0"
+} > "$LOGS/packaged.log"
+
 say "$target: module (test flavour)"
 start=$(date +%s)
 info=$(EMULATION=1 "$REPO/scripts/module.sh" "$target" 2> "$LOGS/build.txt") || {

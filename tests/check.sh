@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Every test, on every kernel base: tests/check-base.sh per base (6.12 and
-# 7.3 unless CHECK_BASES says otherwise), the host tests once, then one
-# summary: failures, a line per base and the closing line
+# 7.3 unless CHECK_BASES says otherwise), tests/check-module.sh per stock
+# Debian kernel (CHECK_MODULES), the DKMS package's install test
+# (tests/check-deb.sh), the host tests once, then one summary: failures,
+# a line per base or stock kernel and the closing line
 # "N passed, N failed, N skipped". Exit status 1 on any failure.
 set -euo pipefail
 here=$(dirname "$0")
@@ -27,6 +29,22 @@ for b in $bases; do
 	       "$b/swiotlb=$blogs/swiotlb.log:kunit"
 	       "$b/plain=$blogs/plain.log" "$b/regfail=$blogs/regfail.log")
 done
+
+# the out-of-tree module on Debian's stock kernels (module/targets/)
+modules=${CHECK_MODULES-6.1-cloud 6.12-cloud}
+for t in $modules; do
+	"$here/check-module.sh" "$t" || say "$t: module build or boot failed"
+	ml="$REPO/build/module/logs/$t"
+	runs+=("$t/packaged=$ml/packaged.log:host"
+	       "$t/emulated=$ml/emulated.log" "$t/swiotlb=$ml/swiotlb.log"
+	       "$t/plain=$ml/plain.log" "$t/regfail=$ml/regfail.log")
+done
+# the DKMS package, built and installed in a throwaway root
+if [ -n "$modules" ] && [ -z "${CHECK_NO_DEB:-}" ]; then
+	say "deb: build the DKMS package and install it in a throwaway root"
+	"$here/check-deb.sh" "$LOGS/deb.log" || say "deb: install test failed"
+	runs+=("deb=$LOGS/deb.log:host")
+fi
 
 # host: the benchmark's cost model against hand-computed counts
 say "host: benchmark cost-model test"

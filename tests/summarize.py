@@ -161,6 +161,9 @@ def count_run(tally, kunit_py, spec):
             lines = f.read().splitlines()
     except OSError:
         lines = []
+    if not lines:
+        tally.add(f'{run}: log', 'FAIL', f'no log {log}')
+        return
     if 'host' not in flags.split(','):
         count_vm(tally, run, lines)
     if 'kunit' in flags.split(','):
@@ -176,7 +179,7 @@ def main():
         print(f'FAIL {failure}')
     for group, (p, f, s) in tally.groups.items():
         if group:
-            print(f'base {group}: {p} passed, {f} failed, {s} skipped')
+            print(f'{group}: {p} passed, {f} failed, {s} skipped')
     print(f'{tally.passed} passed, {tally.failed} failed, '
           f'{tally.skipped} skipped')
     return 1 if tally.failed else 0
