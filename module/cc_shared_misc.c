@@ -124,7 +124,7 @@ static int __init ccsh_misc_init(void)
 	ccsh_registered = true;
 	pr_info("%s heap registered as a misc device%s\n", CCSH_HEAP_NAME,
 		ccsh_emulating() ? " (EMULATED conversions)" : "");
-#ifdef CONFIG_DMABUF_HEAPS_CC_SHARED_EMULATION
+#ifdef CCSH_TEST_IMPORTER
 	if (ccsh_importer_init())
 		pr_warn("no test importer\n");
 #endif
@@ -137,7 +137,7 @@ static void __exit ccsh_misc_exit(void)
 	/* no buffer is left: each one holds a reference to the module */
 	if (!ccsh_registered)
 		return;
-#ifdef CONFIG_DMABUF_HEAPS_CC_SHARED_EMULATION
+#ifdef CCSH_TEST_IMPORTER
 	ccsh_importer_exit();
 #endif
 	misc_deregister(&ccsh_misc);

@@ -12,7 +12,6 @@
 #ifndef _CC_SHARED_MODULE_H
 #define _CC_SHARED_MODULE_H
 
-int ccsh_importer_init(void);
-void ccsh_importer_exit(void);
+/* ccsh_importer_init() and _exit() are declared in cc_shared_heap.h */
 
 #endif /* _CC_SHARED_MODULE_H */

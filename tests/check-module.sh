@@ -68,11 +68,14 @@ initrd="$REPO/build/module/initramfs-$KVER.cpio.gz"
 (cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) |
 	gzip -1 > "$initrd"
 
+# what the tests need to know of this kernel (e.g. its DMA semantics)
+args=$(BOOT_ARGS= && . "$REPO/module/targets/$target.env" && echo "$BOOT_ARGS")
 boot() {
 	local name=$1
 	shift
 	VM_KERNEL=$VMLINUZ VM_INITRD=$initrd \
-		"$REPO/scripts/boot.sh" "$LOGS/$name.log" "$limit" "$@" || true
+		"$REPO/scripts/boot.sh" "$LOGS/$name.log" "$limit" $args "$@" ||
+		true
 }
 
 say "$target: VM: emulated conversions (emulate=1)"

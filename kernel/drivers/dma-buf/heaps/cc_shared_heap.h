@@ -222,6 +222,10 @@ bool ccsh_knob_should_fail(enum ccsh_fail_dir dir, size_t bytes);
 void ccsh_knobs_debugfs(struct dentry *dir);
 #endif
 
+/* a dma-buf importer of the module's test flavour (CCSH_TEST_IMPORTER) */
+int ccsh_importer_init(void);
+void ccsh_importer_exit(void);
+
 /* --- cc_shared_emu.c --- */
 #ifdef CONFIG_DMABUF_HEAPS_CC_SHARED_EMULATION
 /**

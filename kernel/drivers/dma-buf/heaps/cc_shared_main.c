@@ -64,6 +64,11 @@ static int __init ccsh_init(void)
 	}
 	pr_info("%s heap registered%s\n", CCSH_HEAP_NAME,
 		ccsh_emulating() ? " (EMULATED conversions)" : "");
+#ifdef CCSH_TEST_IMPORTER
+	/* the module's test flavour, for kernels without vgem */
+	if (ccsh_importer_init())
+		pr_warn("no test importer\n");
+#endif
 	return 0;
 }
 module_init(ccsh_init);
