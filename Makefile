@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # cc-shared-heap: the verbs. See README.md.
 
-.PHONY: run check bench kernel initramfs patches module deb clean distclean
+.PHONY: run check check-debug bench kernel initramfs patches module deb clean distclean
 
 # BASE=6.12 (default) or BASE=7.3 selects the kernel base for every verb
 ifdef BASE
@@ -13,6 +13,9 @@ run:		## build, boot the VM in emulated mode, run the demo
 
 check:		## build and run every test; ends with "N passed, N failed"
 	bash tests/check.sh
+
+check-debug:	## every kernel test again on kernels with KASAN, kmemleak, DEBUG_VM, DMA_API_DEBUG...
+	KFLAVOUR=debug CHECK_MODULES= CHECK_NO_DEB=1 bash tests/check.sh
 
 bench:		## boot the VM (4 GiB) and benchmark; build/bench/bench.{txt,json,png}
 	bash scripts/bench.sh

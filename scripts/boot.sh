@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Boot build/bzImage with build/initramfs.cpio.gz (or VM_KERNEL with
+# Boot the test kernel (build/bzImage, or its KFLAVOUR) with
+# build/initramfs.cpio.gz (or VM_KERNEL with
 # VM_INITRD) under QEMU (TCG) and copy the serial console to a log.
 #   boot.sh LOG TIMEOUT_SECONDS [extra kernel command line...]
 # Exit status: 0 if the VM reached its end marker, 1 otherwise.
@@ -13,7 +14,7 @@ append="console=ttyS0 panic=-1 oops=panic $*"
 
 timeout --foreground -k 5 "$limit" \
 	qemu-system-x86_64 -accel tcg -m "${VM_MEM:-1G}" -smp 2 -nographic -no-reboot \
-	-kernel "${VM_KERNEL:-$BUILD/bzImage}" \
+	-kernel "${VM_KERNEL:-$KIMAGE}" \
 	-initrd "${VM_INITRD:-$BUILD/initramfs.cpio.gz}" \
 	-append "$append" </dev/null > "$log" 2>&1 || true
 tr -d '\r' < "$log" > "$log.tmp" && mv "$log.tmp" "$log"

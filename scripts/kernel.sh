@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Configure (tinyconfig + config/*.config) and build the kernel with ccache.
-# Leaves the image at build/bzImage.
+# Leaves the image at build/bzImage (KFLAVOUR=debug: build/bzImage-debug).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -29,5 +29,5 @@ ccache -M 8G >/dev/null 2>&1 || true
 configure
 say "building (make -j$JOBS)"
 "${KMAKE[@]}" bzImage
-cp "$OBJ/arch/x86/boot/bzImage" "$BUILD/bzImage"
-say "kernel: ${BUILD#"$REPO"/}/bzImage ($(stat -c %s "$BUILD/bzImage") bytes)"
+cp "$OBJ/arch/x86/boot/bzImage" "$KIMAGE"
+say "kernel: ${KIMAGE#"$REPO"/} ($(stat -c %s "$KIMAGE") bytes)"

@@ -26,7 +26,14 @@ fi
 [ -z "$LINUX_DEB_URL" ] ||
 	LINUX_TARBALL="$REPO/build/${LINUX_PKG_BASE:-$BASE}/pkg/${LINUX_TARBALL##*/}"
 SRC="$BUILD/src/$LINUX_TOPDIR"
-OBJ="$BUILD/obj"
+# KFLAVOUR=debug: the same tree built with the kernel's sanitizers
+# (config/sanitizers.config) in its own object directory; its image and
+# logs sit beside the test kernel's, named with the flavour.
+KFLAVOUR=${KFLAVOUR:-}
+FSUFFIX=${KFLAVOUR:+-$KFLAVOUR}
+OBJ="$BUILD/obj$FSUFFIX"
+KIMAGE="$BUILD/bzImage$FSUFFIX"
+LOGDIR="$BUILD/logs$FSUFFIX"
 JOBS=${JOBS:-$(nproc)}
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
 # hits across clones in other folders (CI clones afresh)
@@ -38,6 +45,7 @@ KMAKE=(make -C "$SRC" O="$OBJ" ARCH=x86_64 -j"$JOBS"
 # the test kernel's config: tinyconfig + these, in this order
 FRAGMENTS=("$REPO/config/base.config" "$BASEDIR/base.config"
 	   "$REPO/config/debug.config" "$BASEDIR/debug.config")
+[ "$KFLAVOUR" != debug ] || FRAGMENTS+=("$REPO/config/sanitizers.config")
 
 # Hash of everything that decides the assembled source tree's base.
 series_hash() {

@@ -263,6 +263,9 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
+# a signal's status for cleanup to report
+trap 'exit 130' INT
+trap 'exit 143' TERM
 finish() {
 	comment "time: total $(since "$start") s"
 	echo "CCSH-END deb-install rc=0" >> "$LOG"

@@ -13,7 +13,7 @@ here=$(dirname "$0")
 bases=${CHECK_BASES:-6.12 7.3}
 # host tests log next to the bases' logs (6.12's check-base.sh empties
 # build/logs when it starts, so these run after every base)
-LOGS="$REPO/build/logs"
+LOGS="$REPO/build/logs${KFLAVOUR:+-$KFLAVOUR}"
 
 runs=("host=$LOGS/host.log:host")
 kunit_py=
@@ -22,16 +22,16 @@ for b in $bases; do
 	BASE=$b "$here/check-base.sh" || say "$b: build or boot failed"
 	# the base's paths, from scripts/lib.sh (one lookup per base)
 	{ read -r blogs; read -r bsrc; } < <(BASE=$b bash -c \
-		'. "$0"; echo "$BUILD/logs"; echo "$SRC"' "$REPO/scripts/lib.sh")
+		'. "$0"; echo "$LOGDIR"; echo "$SRC"' "$REPO/scripts/lib.sh")
 	[ -n "$kunit_py" ] || kunit_py="$bsrc/tools/testing/kunit/kunit.py"
-	runs+=("$b/matrix=$blogs/matrix.log:host"
-	       "$b/emulated=$blogs/emulated.log:kunit"
+	[ -n "${KFLAVOUR:-}" ] || runs+=("$b/matrix=$blogs/matrix.log:host")
+	runs+=("$b/emulated=$blogs/emulated.log:kunit"
 	       "$b/swiotlb=$blogs/swiotlb.log:kunit"
 	       "$b/plain=$blogs/plain.log" "$b/regfail=$blogs/regfail.log")
 done
 
 # the out-of-tree module on Debian's stock kernels (module/targets/)
-modules=${CHECK_MODULES-6.1-cloud 6.12-cloud}
+modules=${CHECK_MODULES-6.1-cloud 6.12-cloud 7.3-cloud}
 for t in $modules; do
 	"$here/check-module.sh" "$t" || say "$t: module build or boot failed"
 	ml="$REPO/build/module/logs/$t"

@@ -851,6 +851,180 @@ TEST_F(heap, every_failing_step_of_an_allocation_leaves_nothing_behind)
 	close(fd);
 }
 
+/*
+ * --- conversion sweeps: fail the k-th conversion, for every k ---
+ * fail-nth counts every fault-injection point the thread passes; with
+ * slab allocations that may sleep and page allocations of every order
+ * made ineligible, the points left are the heap's conversions.
+ */
+static int fail_conversions_only(bool on)
+{
+	return write_str(FAILSLAB "ignore-gfp-wait", "Y") |
+	       write_str(FAIL_PAGE_ALLOC "ignore-gfp-wait", "Y") |
+	       write_str(FAIL_PAGE_ALLOC "min-order", on ? "99" : "1") |
+	       write_str(DEBUGFS "fail_share/verbose", on ? "0" : "1") |
+	       write_str(DEBUGFS "fail_unshare/verbose", on ? "0" : "1");
+}
+
+/* MemFree with the pool drained and the caches dropped. */
+static long long settled_mem_free(void)
+{
+	long long kb = -1;
+	char line[128];
+	FILE *f;
+
+	write_str(DEBUGFS "pool_drain", "1");
+	write_str("/proc/sys/vm/drop_caches", "3");
+	f = fopen("/proc/meminfo", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemFree: %lld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb * 1024;
+}
+
+enum sweep_what { SWEEP_ALLOC, SWEEP_RELEASE, SWEEP_SHRINK };
+
+/* Pages of the conversion calls the emulation logged as failed. */
+static long long failed_pages(void)
+{
+	struct conv_call log[512];
+	long long pages = 0;
+	int i, n = read_conv_log(log, ARRAY_SIZE(log));
+
+	for (i = 0; i < n; i++)
+		pages += log[i].failed ? log[i].nr : 0;
+	return pages;
+}
+
+/* Do @what to a buffer of @len with the @nth point failing; errno or 0. */
+static int sweep_act(int heap, int nth_fd, enum sweep_what what, size_t len,
+		     int nth, long long *left)
+{
+	int buf = -1, ret = 0;
+	char num[16];
+
+	*left = -1;
+	if (what != SWEEP_ALLOC) {
+		buf = heap_alloc(heap, len, O_RDWR, 0);
+		if (buf < 0)
+			return buf;
+		if (what == SWEEP_SHRINK) {
+			close(buf);	/* into the pool */
+			buf = -1;
+		}
+	}
+	write_str(DEBUGFS "emu_log", "0");
+	snprintf(num, sizeof(num), "%d", nth);
+	if (pwrite(nth_fd, num, strlen(num), 0) != (ssize_t)strlen(num))
+		return -EBADF;
+	if (what == SWEEP_ALLOC)
+		ret = buf = heap_alloc(heap, len, O_RDWR, 0);
+	else if (what == SWEEP_RELEASE)
+		close(buf);	/* the release runs before close() returns */
+	else
+		write_str("/proc/sys/vm/drop_caches", "2");
+	*left = fail_nth_left(nth_fd);	/* > 0: no point failed */
+	pwrite(nth_fd, "0", 1, 0);
+	if (what == SWEEP_ALLOC && buf >= 0)
+		close(buf);
+	return ret < 0 ? ret : 0;
+}
+
+/*
+ * Fail point 1, 2, ... of @what on buffers of @len until none fails; after
+ * each, the leak grew by exactly the pages of the failed call and every
+ * other page is accounted for. Returns the points found, or -1.
+ */
+static int sweep_conversions(struct __test_metadata *_metadata, int heap,
+			     int nth_fd, enum sweep_what what, size_t len)
+{
+	struct stats before, now;
+	long long left = -1;
+	int nth, ret;
+
+	for (nth = 1; nth < 200; nth++) {
+		if (read_stats(&before))
+			return -1;
+		ret = sweep_act(heap, nth_fd, what, len, nth, &left);
+		if (read_stats(&now))
+			return -1;
+		EXPECT_TRUE(!ret || ret == -EIO || ret == -ENOMEM)
+			TH_LOG("%zu bytes, point %d: %s", len, nth, strerror(-ret));
+		EXPECT_EQ(before.leaked_bytes + failed_pages() * (long long)PAGE,
+			  now.leaked_bytes) TH_LOG("%zu bytes, point %d", len, nth);
+		EXPECT_EQ(now.shared_bytes + now.pooled_bytes,
+			  now.emu_shared_pages * (long long)PAGE);
+		EXPECT_EQ(now.leaked_bytes, now.emu_lost_pages * (long long)PAGE);
+		EXPECT_EQ(0, now.emu_stray_pages) TH_LOG("point %d", nth);
+		EXPECT_EQ(before.buffers, now.buffers);
+		if (what == SWEEP_SHRINK)
+			EXPECT_EQ(0, now.pooled_bytes);
+		if (left > 0)
+			return nth - 1;
+	}
+	return -1;
+}
+
+/*
+ * Sweeps @what over buffers of several sizes (one page; 17 pages; a 2 MiB
+ * block and more; more than one 16 MiB run), then checks that all memory
+ * but the leaked pages came back. The emulation's page states account for
+ * every page exactly (above); MemFree is the coarse check that nothing
+ * else was lost: a loss per failed point would add up over the sweep's
+ * dozens of points, while page cache, slab and per-CPU page lists of the
+ * VM move MemFree by a few MiB at most, hence 4 MiB of slack.
+ */
+static void sweep_sizes(struct __test_metadata *_metadata, int heap,
+			enum sweep_what what)
+{
+	static const size_t sizes[] = {
+		PAGE, 17 * PAGE, (2 << 20) + 17 * PAGE, 18 << 20
+	};
+	long long free_before, free_after, leaked;
+	struct stats start, end;
+	int fd = open("/proc/thread-self/fail-nth", O_RDWR);
+	unsigned int i;
+	int points;
+
+	if (fd < 0 || access(FAILSLAB, F_OK) || access(FAIL_PAGE_ALLOC, F_OK))
+		SKIP(return, "needs fail-nth, failslab and fail_page_alloc");
+	ASSERT_EQ(0, pool_limit(what == SWEEP_SHRINK ? 64 << 20 : 0));
+	free_before = settled_mem_free();
+	ASSERT_EQ(0, read_stats(&start));
+	ASSERT_EQ(0, fail_conversions_only(true));
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		points = sweep_conversions(_metadata, heap, fd, what, sizes[i]);
+		TH_LOG("%zu bytes: %d conversion calls failed in turn",
+		       sizes[i], points);
+		EXPECT_LT(0, points);
+	}
+	fail_conversions_only(false);
+	close(fd);
+	free_after = settled_mem_free();
+	ASSERT_EQ(0, read_stats(&end));
+	leaked = end.leaked_bytes - start.leaked_bytes;
+	TH_LOG("MemFree %lld -> %lld kB, %lld kB leaked on purpose",
+	       free_before >> 10, free_after >> 10, leaked >> 10);
+	EXPECT_GE(free_after + leaked + (4 << 20), free_before);
+}
+
+TEST_F(heap, failing_each_share_call_leaks_exactly_the_failed_run)
+{
+	sweep_sizes(_metadata, self->fd, SWEEP_ALLOC);
+}
+
+TEST_F(heap, failing_each_unshare_on_release_leaks_exactly_the_failed_run)
+{
+	sweep_sizes(_metadata, self->fd, SWEEP_RELEASE);
+}
+
+TEST_F(heap, failing_each_unshare_in_the_shrinker_leaks_exactly_the_failed_run)
+{
+	sweep_sizes(_metadata, self->fd, SWEEP_SHRINK);
+}
+
 static long long memcg_current(const char *cg)
 {
 	char path[128];
