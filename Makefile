@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # cc-shared-heap: the verbs. See README.md.
 
-.PHONY: run check check-debug bench kernel initramfs patches module deb clean distclean
+.PHONY: run check check-debug bench install kernel initramfs patches module deb clean distclean
 
 # BASE=6.12 (default) or BASE=7.3 selects the kernel base for every verb
 ifdef BASE
@@ -37,6 +37,14 @@ module:		## cc_shared_heap.ko for KVER (default: running kernel) in build/module
 
 deb:		## the DKMS package build/cc-shared-heap-dkms_<version>_all.deb
 	bash scripts/deb.sh
+
+PREFIX ?= /usr/local
+
+install:	## install the cc-heap tool and its man page (PREFIX=/usr/local, DESTDIR=)
+	mkdir -p build
+	gcc -static -O2 -Wall -Werror -o build/cc-heap tools/cc-heap.c
+	install -D -m 0755 build/cc-heap $(DESTDIR)$(PREFIX)/bin/cc-heap
+	install -D -m 0644 tools/cc-heap.1 $(DESTDIR)$(PREFIX)/share/man/man1/cc-heap.1
 
 # where BASE builds: build/ for 6.12, build/<base>/ for the others
 B := build$(if $(filter-out 6.12,$(or $(BASE),6.12)),/$(BASE))

@@ -19,7 +19,7 @@ limit=${VM_TIMEOUT:-900}
 # the test programs, built against the 6.12 base's uapi headers (the
 # dma-heap uapi is the same everywhere)
 stale=
-for f in "$REPO/tests/vm/init" "$REPO"/tests/selftests/*.c "$REPO"/tools/*.[ch]; do
+for f in "$REPO/tests/vm/init" "$REPO"/tests/selftests/* "$REPO"/tools/*.[ch]; do
 	[ "$f" -nt "$REPO/build/initramfs.cpio.gz" ] && stale=1
 done
 if [ -n "$stale" ] || [ ! -x "$REPO/build/initramfs/tests/cc_shared_heap_test" ]; then

@@ -21,7 +21,8 @@ KERNEL_TROUBLE = re.compile(
     r'(WARNING:|BUG:|Oops|Kernel panic|UBSAN:|kernel BUG|'
     r'INFO: task .* blocked|possible recursive locking|'
     r'circular locking dependency|suspicious RCU usage|Call Trace:|'
-    r'Out of memory|invoked oom-killer|DMA-API: |ODEBUG: |'
+    r'Out of memory|invoked oom-killer|DMA-API: .*(device driver|exceeded)|'
+    r'ODEBUG: |'
     r'unreferenced object|suspected memory leak)')
 TAP_RESULT = re.compile(r'^(not )?ok \d+ (\S+)(.*)$')
 KTAP_LINE = re.compile(r'^(\[[ 0-9.]+\] )?\s*'
