@@ -45,7 +45,11 @@ KMAKE=(make -C "$SRC" O="$OBJ" ARCH=x86_64 -j"$JOBS"
 # the test kernel's config: tinyconfig + these, in this order
 FRAGMENTS=("$REPO/config/base.config" "$BASEDIR/base.config"
 	   "$REPO/config/debug.config" "$BASEDIR/debug.config")
-[ "$KFLAVOUR" != debug ] || FRAGMENTS+=("$REPO/config/sanitizers.config")
+if [ "$KFLAVOUR" = debug ]; then
+	FRAGMENTS+=("$REPO/config/sanitizers.config")
+	[ ! -f "$BASEDIR/sanitizers.config" ] ||
+		FRAGMENTS+=("$BASEDIR/sanitizers.config")
+fi
 
 # Hash of everything that decides the assembled source tree's base.
 series_hash() {

@@ -31,7 +31,7 @@ fi
 # at full length there (ccsh_full=1), briefly otherwise
 if [ "$KFLAVOUR" = debug ]; then
 	export VM_MEM=${VM_MEM:-2G}
-	args="$args ccsh_full=1"
+	args="$args ccsh_full=1 ccsh_debug=1"
 fi
 
 boot() {

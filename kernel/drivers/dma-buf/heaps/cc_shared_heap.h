@@ -76,13 +76,26 @@ static inline void ccsh_dma_unmap(struct device *dev, struct sg_table *sgt,
 	dma_unmap_sgtable(dev, sgt, dir, DMA_ATTR_CC_SHARED);
 }
 
+/*
+ * Sync by DMA address, entry by entry: while the importer holds the table,
+ * the dma-buf core may have scrambled its page links (CONFIG_DMABUF_DEBUG
+ * does, to catch importers that look at pages), so nothing here may
+ * follow them.
+ */
 static inline void ccsh_dma_sync(struct device *dev, struct sg_table *sgt,
 				 enum dma_data_direction dir, bool for_cpu)
 {
-	if (for_cpu)
-		dma_sync_sgtable_for_cpu(dev, sgt, dir);
-	else
-		dma_sync_sgtable_for_device(dev, sgt, dir);
+	struct scatterlist *sg;
+	unsigned int i;
+
+	for_each_sgtable_dma_sg(sgt, sg, i) {
+		if (for_cpu)
+			dma_sync_single_for_cpu(dev, sg_dma_address(sg),
+						sg_dma_len(sg), dir);
+		else
+			dma_sync_single_for_device(dev, sg_dma_address(sg),
+						   sg_dma_len(sg), dir);
+	}
 }
 #else
 int ccsh_dma_map(struct device *dev, struct sg_table *sgt,
