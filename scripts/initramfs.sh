@@ -23,6 +23,10 @@ install -m 0755 "$REPO/tests/vm/init" "$ROOT/init"
 gcc "${CFLAGS[@]}" -o "$ROOT/tests/cc_shared_heap_test" \
 	"$REPO/tests/selftests/cc_shared_heap_test.c"
 # the kernel's own dma-buf heap selftest, built from the tree unmodified
+gcc "${CFLAGS[@]}" -pthread -o "$ROOT/tests/cc_shared_heap_fuzz" \
+	"$REPO/tests/selftests/cc_shared_heap_fuzz.c"
+gcc "${CFLAGS[@]}" -o "$ROOT/tests/cc_shared_heap_stress" \
+	"$REPO/tests/selftests/cc_shared_heap_stress.c"
 gcc "${CFLAGS[@]}" -Wno-error -o "$ROOT/tests/dmabuf-heap" \
 	"$SELFTESTS/dmabuf-heaps/dmabuf-heap.c"
 gcc "${CFLAGS[@]}" -o "$ROOT/bin/ccsh-demo" "$REPO/tools/ccsh-demo.c"

@@ -46,6 +46,10 @@ boot emulated cc_shared_heap.emulate=1 ccsh_run=check
 # swiotlb=force emulates CoCo's forced bouncing
 say "$BASE: VM: emulated conversions with swiotlb=force"
 boot swiotlb swiotlb=force cc_shared_heap.emulate=1 ccsh_run=check
+# a prefill at start-up; without KUnit, whose suites would drain the pool
+say "$BASE: VM: emulated conversions, pool prefilled at start-up"
+boot prefill kunit.enable=0 cc_shared_heap.emulate=1 \
+	cc_shared_heap.prefill=16M ccsh_run=prefill
 # plain boot of the same kernel: the heap must stay invisible
 say "$BASE: VM: plain boot, no emulation"
 boot plain kunit.enable=0 ccsh_run=plain

@@ -79,7 +79,8 @@ boot() {
 }
 
 say "$target: VM: emulated conversions (emulate=1)"
-boot emulated cc_shared_heap.emulate=1 ccsh_run=check
+boot emulated cc_shared_heap.emulate=1 cc_shared_heap.prefill=16M \
+	ccsh_run=check
 say "$target: VM: emulated conversions with swiotlb=force"
 boot swiotlb swiotlb=force cc_shared_heap.emulate=1 ccsh_run=check
 say "$target: VM: plain boot, no emulation"

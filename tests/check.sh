@@ -11,23 +11,32 @@ here=$(dirname "$0")
 . "$here/../scripts/lib.sh"
 
 bases=${CHECK_BASES:-6.12 7.3}
+# "test": the test kernels; "debug": the same with the kernel's sanitizers
+# (KFLAVOUR=debug, config/sanitizers.config)
+flavours=${CHECK_FLAVOURS:-test debug}
 # host tests log next to the bases' logs (6.12's check-base.sh empties
 # build/logs when it starts, so these run after every base)
-LOGS="$REPO/build/logs${KFLAVOUR:+-$KFLAVOUR}"
+LOGS="$REPO/build/logs"
 
 runs=("host=$LOGS/host.log:host")
 kunit_py=
-for b in $bases; do
-	# a base that does not build leaves no logs: its runs count as failed
-	BASE=$b "$here/check-base.sh" || say "$b: build or boot failed"
-	# the base's paths, from scripts/lib.sh (one lookup per base)
-	{ read -r blogs; read -r bsrc; } < <(BASE=$b bash -c \
-		'. "$0"; echo "$LOGDIR"; echo "$SRC"' "$REPO/scripts/lib.sh")
-	[ -n "$kunit_py" ] || kunit_py="$bsrc/tools/testing/kunit/kunit.py"
-	[ -n "${KFLAVOUR:-}" ] || runs+=("$b/matrix=$blogs/matrix.log:host")
-	runs+=("$b/emulated=$blogs/emulated.log:kunit"
-	       "$b/swiotlb=$blogs/swiotlb.log:kunit"
-	       "$b/plain=$blogs/plain.log" "$b/regfail=$blogs/regfail.log")
+for fl in $flavours; do
+	kf=${fl/#test/}
+	for b in $bases; do
+		# a base that does not build leaves no logs: its runs count as failed
+		KFLAVOUR=$kf BASE=$b "$here/check-base.sh" ||
+			say "$b ${kf:-test}: build or boot failed"
+		# the base's paths, from scripts/lib.sh (one lookup per base)
+		{ read -r blogs; read -r bsrc; } < <(KFLAVOUR=$kf BASE=$b bash -c \
+			'. "$0"; echo "$LOGDIR"; echo "$SRC"' "$REPO/scripts/lib.sh")
+		[ -n "$kunit_py" ] || kunit_py="$bsrc/tools/testing/kunit/kunit.py"
+		g=$b${kf:+-$kf}
+		[ -n "$kf" ] || runs+=("$g/matrix=$blogs/matrix.log:host")
+		runs+=("$g/emulated=$blogs/emulated.log:kunit"
+		       "$g/swiotlb=$blogs/swiotlb.log:kunit"
+		       "$g/prefill=$blogs/prefill.log" "$g/plain=$blogs/plain.log"
+		       "$g/regfail=$blogs/regfail.log")
+	done
 done
 
 # the out-of-tree module on Debian's stock kernels (module/targets/)

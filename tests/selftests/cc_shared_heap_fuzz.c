@@ -18,8 +18,9 @@
  * page-rounded length and the asked-for flags, or fails with an errno the
  * heap may give (EINVAL, ENOMEM, EIO, EINTR, EFAULT, EMFILE; ENOTTY never),
  * and the very errno the request calls for where it is certain; that
- * mappings behave (private ones refused with EINVAL, none beyond the end,
- * fresh buffers read zero, data reads back, a child's writes are seen);
+ * mappings behave (shared ones made, of read-only buffers too, private
+ * ones refused with EINVAL, none beyond the end; fresh buffers read zero,
+ * data reads back, a child's writes are seen);
  * and that once everything is closed no buffer is left and the heap's
  * counters match the emulated page states, without emulation violations.
  *
@@ -61,6 +62,7 @@
 #define RW_BYTES	(5 * PAGE)	/* arena: 5 pages rw, none, ro, none */
 #define ARENA_BYTES	(8 * PAGE)
 #define STRUCT_SIZE	sizeof(struct dma_heap_allocation_data)
+#define MAX_LEN		(4UL << 20)	/* most a request may really take */
 #define NOTES_MAX	24		/* problems printed, of all threads */
 #define CHECKS		11
 #define BIT(n)		(1U << (n))
@@ -96,7 +98,7 @@ static enum outcome outcome_of(int err)
 /* what went wrong, counted per kind */
 enum problem { P_PREDICT, P_FD, P_MAP, P_RO_MAP, P_DATA, P_FORK, P_NR };
 
-struct tally {
+struct tally {			/* all longs: sum() adds them up */
 	long calls, outcome[O_NR], problem[P_NR];
 	long closes, maps, touches, dups, forks, pool_writes, drains;
 	long imports, import_errors, orphans, bytes_ok;
@@ -300,7 +302,13 @@ static int read_stats(struct stats *s)
 	return found >= 4 ? 0 : -1;
 }
 
-/* --- the fd table: registered fds, found orphans --- */
+/*
+ * --- the fd table ---
+ * A worker holds fd_lock for reading whenever it opens or closes an fd,
+ * and for writing around a request whose success does not tell the fd
+ * (the structure written back is too short for it): nobody else opens
+ * an fd then, so the fd it gets is the lowest one free before it.
+ */
 
 static void lock_fds(bool exclusive)
 {
@@ -328,10 +336,17 @@ static bool is_dmabuf(int fd)
 	return !strncmp(link, "/dmabuf:", 8);
 }
 
-/*
- * Dma-buf fds that no thread registered, into @fds (up to @max); their
- * number. Only under the write lock: every other fd is registered then.
- */
+/* The lowest fd free, the one the next fd opened gets; -1 if none. */
+static int lowest_free_fd(int any)
+{
+	int fd = fcntl(any, F_DUPFD_CLOEXEC, 0);
+
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
+
+/* With the workers gone: dma-buf fds still open, into @fds (up to @max). */
 static int find_orphans(int *fds, int max)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -352,6 +367,17 @@ static int find_orphans(int *fds, int max)
 	if (d)
 		closedir(d);
 	return n;
+}
+
+/* write_str() in a worker: opening the file takes an fd. */
+static int write_locked(const char *path, const char *val)
+{
+	int ret;
+
+	lock_fds(false);
+	ret = write_str(path, val);
+	unlock_fds();
+	return ret;
 }
 
 /* --- a thread's buffers --- */
@@ -597,6 +623,20 @@ static struct dma_heap_allocation_data seen(const struct call *c)
 	return d;
 }
 
+/*
+ * A request the kernel would carry out takes at most MAX_LEN: a length
+ * cut short by a smaller structure (its low bytes only) could ask for
+ * hundreds of MiB, seconds of work under TCG and a risk of OOM kills.
+ * Larger ones must be larger than RAM, and fail up front.
+ */
+static void bound_len(struct worker *w, struct call *c)
+{
+	unsigned long long len = page_align(seen(c).len);
+
+	if (len > MAX_LEN && len <= mem_total)
+		c->data.len = (1 + below(w, 16)) * PAGE;
+}
+
 /* The outcomes the request may have (mask of BIT(enum outcome)). */
 static unsigned int expected(const struct call *c)
 {
@@ -645,32 +685,27 @@ static void check_new_fd(struct worker *w, const struct call *c, int fd)
 		     d.fd_flags, fdfl, fl);
 }
 
-/* After a success, under the fd lock: find the new fd, check it, keep it. */
-static void take_fd(struct worker *w, const struct call *c, bool exclusive)
+/* The fd field the kernel wrote back. */
+static int returned_fd(const struct call *c)
 {
-	struct dma_heap_allocation_data back = { .fd = -1 }, d = seen(c);
-	int fds[4], n, i;
+	struct dma_heap_allocation_data back = { .fd = -1 };
 
-	if (exclusive) {
-		n = find_orphans(fds, ARRAY_SIZE(fds));
-		if (n != 1)
-			note(w, P_FD, "cmd %#lx: %d new dma-buf fds, not 1",
-			     c->cmd, n);
-		w->t.orphans += n;
-	} else {
-		memcpy(&back, c->arg, out_bytes(c->cmd));
-		fds[0] = back.fd;
-		n = 1;
-	}
-	for (i = 0; i < MIN(n, (int)ARRAY_SIZE(fds)); i++) {
-		if (!new_dmabuf(w, c, fds[i]))
-			continue;	/* not ours to close */
-		check_new_fd(w, c, fds[i]);
-		known[fds[i]] = 1;
-		add_buf(w, fds[i], page_align(d.len),
-			(d.fd_flags & O_ACCMODE) == O_RDWR, true);
-		w->t.bytes_ok += page_align(d.len);
-	}
+	memcpy(&back, c->arg, out_bytes(c->cmd));
+	return back.fd;
+}
+
+/* After a success, under the fd lock: check the new fd and keep it. */
+static void take_fd(struct worker *w, const struct call *c, int fd)
+{
+	struct dma_heap_allocation_data d = seen(c);
+
+	if (!new_dmabuf(w, c, fd))
+		return;		/* not ours to close: the final sweep finds it */
+	check_new_fd(w, c, fd);
+	known[fd] = 1;
+	add_buf(w, fd, page_align(d.len), (d.fd_flags & O_ACCMODE) == O_RDWR,
+		true);
+	w->t.bytes_ok += page_align(d.len);
 }
 
 static void record(struct worker *w, const struct call *c, unsigned int mask,
@@ -691,7 +726,7 @@ static void record(struct worker *w, const struct call *c, unsigned int mask,
 /* Keep the thread within its share: drop buffers before a new one. */
 static void make_room(struct worker *w)
 {
-	while (w->nbufs >= MAX_BUFS - 4 || w->bytes > THREAD_BYTES)
+	while (w->nbufs >= MAX_BUFS - 1 || w->bytes > THREAD_BYTES)
 		drop_buf(w, below(w, w->nbufs));
 }
 
@@ -699,24 +734,28 @@ static void op_alloc(struct worker *w)
 {
 	struct call c;
 	unsigned int mask;
+	int ret, err, lowest;
 	bool exclusive;
-	int ret, err;
 
 	make_room(w);
 	gen_data(w, &c.data);
 	c.cmd = gen_cmd(w);
 	gen_place(w, &c);
+	bound_len(w, &c);
 	mask = expected(&c);
-	/* a success that does not tell the fd: find it with all others still */
+	/* a success that does not tell the fd: others keep theirs still */
 	exclusive = (mask & BIT(O_OK)) && out_bytes(c.cmd) < 12;
 	put_arg(w, &c);
 	lock_fds(exclusive);
+	lowest = exclusive ? lowest_free_fd(w->heap) : -1;
 	ret = ioctl(w->heap, c.cmd, c.arg);
 	err = ret < 0 ? errno : 0;
 	if (ret > 0)
 		err = -1;		/* neither success nor an error */
-	if (!ret)
-		take_fd(w, &c, exclusive);
+	if (!ret) {
+		w->t.orphans += exclusive;
+		take_fd(w, &c, exclusive ? lowest : returned_fd(&c));
+	}
 	unlock_fds();
 	record(w, &c, mask, err);
 }
@@ -899,8 +938,8 @@ static void op_fork(struct worker *w)
 	pid = fork();
 	if (pid == 0) {
 		if (word)
-			*(volatile unsigned int *)word = magic;
-		_exit(word && *(volatile unsigned int *)word != magic);
+			*word = magic;
+		_exit(0);
 	}
 	if (pid < 0) {
 		if (errno != EAGAIN && errno != ENOMEM)
@@ -928,13 +967,13 @@ static void op_pool(struct worker *w)
 	if (limit < 0)
 		return;
 	snprintf(num, sizeof(num), "%lld", limit);
-	if (!write_str(DEBUGFS "pool_limit_bytes", num))
+	if (!write_locked(DEBUGFS "pool_limit_bytes", num))
 		w->t.pool_writes++;
 }
 
 static void op_drain(struct worker *w)
 {
-	if (!write_str(DEBUGFS "pool_drain", "1"))
+	if (!write_locked(DEBUGFS "pool_drain", "1"))
 		w->t.drains++;
 }
 
@@ -949,9 +988,9 @@ static void op_import(struct worker *w)
 	b->fresh = false;
 	snprintf(num, sizeof(num), "%d", b->fd);
 	w->t.imports++;
-	if (write_str(TEST_IMPORT, num))
+	if (write_locked(TEST_IMPORT, num))
 		w->t.import_errors++;
-	write_str(TEST_IMPORT, "release");
+	write_locked(TEST_IMPORT, "release");
 }
 
 /* --- the threads --- */
@@ -1055,7 +1094,7 @@ static void sweep(struct worker *w)
 
 	n = find_orphans(fds, ARRAY_SIZE(fds));
 	if (n)
-		note(w, P_FD, "%d dma-buf fds left open after the threads closed theirs", n);
+		note(w, P_FD, "%d dma-buf fds open after the threads closed theirs", n);
 	for (i = 0; i < MIN(n, (int)ARRAY_SIZE(fds)); i++)
 		close(fds[i]);
 	while (waitpid(-1, NULL, WNOHANG) > 0)
@@ -1158,7 +1197,7 @@ static void report_heap(const struct stats *base)
 	    "%lld -> %lld", base->emu_violations, now.emu_violations);
 }
 
-static void usage(const char *prog)
+static void bad_usage(const char *prog)
 {
 	fprintf(stderr, "usage: %s [-n CALLS] [-t SECONDS] [-s SEED]\n", prog);
 	exit(2);
@@ -1176,10 +1215,10 @@ static void parse_args(int argc, char **argv)
 		else if (c == 's')
 			opt.seed = strtoull(optarg, NULL, 0);
 		else
-			usage(argv[0]);
+			bad_usage(argv[0]);
 	}
 	if (opt.calls <= 0 || opt.seconds <= 0 || optind != argc)
-		usage(argv[0]);
+		bad_usage(argv[0]);
 }
 
 int main(int argc, char **argv)

@@ -763,19 +763,21 @@ static int kill_mid_request(int heap, long long size, double *secs,
 
 static void check_kill(int heap)
 {
-	struct mem m;
 	struct stats before, after;
 	long long size = kill_size();
 	bool finished = false;
 	double secs = 0;
+	char why[96];
+	struct mem m;
 	int ret;
 
 	read_mem(&m);
 	if (size < 64 * MiB || read_stats(&before)) {
-		printf("# MemTotal %lld MiB: only %lld MiB can be spared\n",
-		       m.total / MiB, size / MiB);
-		tap_skip("killed_allocation_ends_promptly", "not enough RAM");
-		tap_skip("killed_allocation_leaves_nothing_behind", "not enough RAM");
+		snprintf(why, sizeof(why),
+			 "not enough RAM: %lld MiB of MemTotal %lld MiB to spare",
+			 MAX(size, 0) / MiB, m.total / MiB);
+		tap_skip("killed_allocation_ends_promptly", why);
+		tap_skip("killed_allocation_leaves_nothing_behind", why);
 		return;
 	}
 	ret = kill_mid_request(heap, size, &secs, &finished);
@@ -919,7 +921,7 @@ static void report_heap(const struct stats *b, const struct mem *mb)
 
 /* --- main --- */
 
-static void usage(const char *prog)
+static void bad_usage(const char *prog)
 {
 	fprintf(stderr, "usage: %s [-p PROCS] [-t SECONDS] [-s SEED]\n", prog);
 	exit(2);
@@ -937,11 +939,11 @@ static void parse_args(int argc, char **argv)
 		else if (c == 's')
 			opt.seed = strtoull(optarg, NULL, 0);
 		else
-			usage(argv[0]);
+			bad_usage(argv[0]);
 	}
 	if (opt.procs < 1 || opt.procs > MAX_PROCS || opt.seconds < 1 ||
 	    optind != argc)
-		usage(argv[0]);
+		bad_usage(argv[0]);
 }
 
 /* The stress phase and its reports; the stats at its start in @base. */

@@ -266,6 +266,55 @@ FIXTURE_TEARDOWN(heap)
 	EXPECT_EQ(0, now.emu_stray_pages);
 }
 
+#define PARAMS "/sys/module/cc_shared_heap/parameters/"
+
+/* Runs first: a prefill asked for at start-up serves the first buffers. */
+TEST_F(heap, prefilled_pool_serves_the_first_buffer_without_converting)
+{
+	long long want = read_ll(PARAMS "prefill");
+	struct stats now;
+	int i, buf;
+
+	if (want <= 0)
+		SKIP(return, "boot with cc_shared_heap.prefill=SIZE");
+	/* in the background, so allow it some time under TCG */
+	for (i = 0; i < 300; i++) {
+		ASSERT_EQ(0, read_stats(&now));
+		if (now.pooled_bytes >= want)
+			break;
+		usleep(100 * 1000);
+	}
+	ASSERT_LE(want, now.pooled_bytes);
+	buf = heap_alloc(self->fd, want, O_RDWR, 0);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, read_stats(&self->base));
+	EXPECT_EQ(now.share_calls, self->base.share_calls);
+	EXPECT_LT(now.pool_hits, self->base.pool_hits);
+	close(buf);
+	ASSERT_EQ(0, read_stats(&self->base));	/* teardown's baseline */
+}
+
+TEST_F(heap, pool_limit_parameter_takes_sizes_and_zero_disables_the_pool)
+{
+	struct stats now;
+	int buf;
+
+	ASSERT_EQ(0, write_str(PARAMS "pool_limit", "8M"));
+	EXPECT_EQ(8 << 20, read_ll(PARAMS "pool_limit"));
+	ASSERT_EQ(0, read_stats(&now));
+	EXPECT_GE(8 << 20, now.pooled_bytes);
+	EXPECT_EQ(-1, write_str(PARAMS "pool_limit", "8X"));
+	EXPECT_EQ(8 << 20, read_ll(PARAMS "pool_limit"));
+	ASSERT_EQ(0, write_str(PARAMS "pool_limit", "0"));
+	ASSERT_EQ(0, read_stats(&now));
+	EXPECT_EQ(0, now.pooled_bytes);
+	buf = heap_alloc(self->fd, 1 << 20, O_RDWR, 0);
+	ASSERT_LE(0, buf);
+	close(buf);
+	ASSERT_EQ(0, read_stats(&now));
+	EXPECT_EQ(0, now.pooled_bytes);
+}
+
 TEST_F(heap, fresh_buffer_reads_zero_through_mmap)
 {
 	size_t len = (1 << 20) + PAGE;
@@ -328,6 +377,22 @@ TEST_F(heap, private_mapping_gives_einval)
 	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE,
 				   MAP_PRIVATE, buf, 0));
 	EXPECT_EQ(EINVAL, errno);
+	close(buf);
+}
+
+TEST_F(heap, read_only_buffer_maps_shared_for_reading)
+{
+	int buf = heap_alloc(self->fd, 4 * PAGE, O_RDONLY | O_CLOEXEC, 0);
+	unsigned char *p;
+
+	ASSERT_LE(0, buf);
+	p = mmap(NULL, 4 * PAGE, PROT_READ, MAP_SHARED, buf, 0);
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap: %s", strerror(errno));
+	EXPECT_EQ(0, p[0]);
+	EXPECT_EQ(0, p[4 * PAGE - 1]);
+	munmap(p, 4 * PAGE);
+	/* and it cannot be mapped for writing */
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, PAGE, PROT_WRITE, MAP_SHARED, buf, 0));
 	close(buf);
 }
 

@@ -161,8 +161,12 @@ static int ccsh_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 	unsigned int i;
 	int ret;
 
-	/* copy-on-write would hand out private copies of shared memory */
-	if (!(vma->vm_flags & VM_SHARED))
+	/*
+	 * Copy-on-write would hand out private copies of shared memory. A
+	 * shared mapping of a read-only buffer has VM_MAYSHARE only: mmap()
+	 * clears VM_SHARED where the file cannot be written.
+	 */
+	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 	/* the host shares these pages: user mappings must not encrypt them */
 	vma->vm_page_prot = pgprot_decrypted(vma->vm_page_prot);

@@ -13,6 +13,12 @@
  * converts pooled chunks back to private and frees them under memory
  * pressure, largest first and one physically contiguous run per call; a
  * run whose conversion fails there is leaked like anywhere else.
+ *
+ * Its tunables are module parameters, which stay writable under kernel
+ * lockdown (debugfs does not): cc_shared_heap.pool_limit, the most bytes
+ * it keeps (K/M/G suffixes; 0 disables it), and cc_shared_heap.prefill,
+ * bytes shared into it in the background at start-up, so that the first
+ * allocations convert nothing.
  */
 #define pr_fmt(fmt) "cc_shared_heap: " fmt
 
@@ -20,9 +26,14 @@
 #include <linux/list.h>
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
+#include <linux/mutex.h>
 #include <linux/shrinker.h>
 #include <linux/spinlock.h>
+#include <linux/string.h>
 #include <linux/swap.h>
+#include <linux/sysfs.h>
+#include <linux/workqueue.h>
 
 #include "cc_shared_heap.h"
 
@@ -33,6 +44,14 @@ static struct list_head ccsh_pool_lists[CCSH_NR_ORDERS];
 static unsigned long ccsh_pool_pages;	/* under ccsh_pool_lock */
 static u64 ccsh_pool_limit = U64_MAX;	/* bytes; set at init */
 static struct shrinker *ccsh_pool_shrinker;
+
+/* the module parameters; the pool exists only while ccsh_pool_up */
+static DEFINE_MUTEX(ccsh_param_lock);	/* ccsh_pool_up, ccsh_limit_asked */
+static bool ccsh_pool_up;
+static u64 ccsh_limit_asked = U64_MAX;	/* U64_MAX: the default */
+static u64 ccsh_prefill_bytes;
+static void ccsh_prefill(struct work_struct *work);
+static DECLARE_WORK(ccsh_prefill_work, ccsh_prefill);
 
 /**
  * ccsh_pool_take() - take a shared chunk of @order out of the pool
@@ -154,6 +173,8 @@ void ccsh_pool_set_limit(u64 bytes)
 {
 	unsigned long excess = 0;
 
+	if (!ccsh_pool_shrinker)
+		bytes = 0;	/* no pool that nothing could shrink */
 	spin_lock(&ccsh_pool_lock);
 	ccsh_pool_limit = bytes;
 	if (((u64)ccsh_pool_pages << PAGE_SHIFT) > bytes)
@@ -186,6 +207,94 @@ static unsigned long ccsh_pool_scan(struct shrinker *s,
 	if (!(sc->gfp_mask & __GFP_DIRECT_RECLAIM) && !current_is_kswapd())
 		return SHRINK_STOP;
 	return ccsh_pool_shrink(sc->nr_to_scan) ?: SHRINK_STOP;
+}
+
+/* A size in bytes with an optional K/M/G suffix, and nothing else. */
+static int ccsh_parse_bytes(const char *val, u64 *bytes)
+{
+	char *end;
+
+	*bytes = memparse(val, &end);
+	if (end == val || (*end && strcmp(end, "\n")))
+		return -EINVAL;
+	return 0;
+}
+
+static int ccsh_param_limit_set(const char *val, const struct kernel_param *kp)
+{
+	u64 bytes;
+	int ret = ccsh_parse_bytes(val, &bytes);
+
+	if (ret)
+		return ret;
+	mutex_lock(&ccsh_param_lock);
+	ccsh_limit_asked = bytes;
+	if (ccsh_pool_up)
+		ccsh_pool_set_limit(bytes);
+	mutex_unlock(&ccsh_param_lock);
+	return 0;
+}
+
+static int ccsh_param_limit_get(char *buf, const struct kernel_param *kp)
+{
+	u64 bytes;
+
+	mutex_lock(&ccsh_param_lock);
+	bytes = ccsh_pool_up ? ccsh_pool_get_limit() :
+		ccsh_limit_asked == U64_MAX ? 0 : ccsh_limit_asked;
+	mutex_unlock(&ccsh_param_lock);
+	return sysfs_emit(buf, "%llu\n", bytes);
+}
+
+static const struct kernel_param_ops ccsh_param_limit_ops = {
+	.set = ccsh_param_limit_set,
+	.get = ccsh_param_limit_get,
+};
+module_param_cb(pool_limit, &ccsh_param_limit_ops, NULL, 0644);
+MODULE_PARM_DESC(pool_limit,
+		 "Most bytes the pool keeps shared (K/M/G suffixes; 0: no pool; default 1/16 of RAM)");
+
+static int ccsh_param_prefill_set(const char *val, const struct kernel_param *kp)
+{
+	return ccsh_parse_bytes(val, &ccsh_prefill_bytes);
+}
+
+static int ccsh_param_prefill_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%llu\n", ccsh_prefill_bytes);
+}
+
+static const struct kernel_param_ops ccsh_param_prefill_ops = {
+	.set = ccsh_param_prefill_set,
+	.get = ccsh_param_prefill_get,
+};
+module_param_cb(prefill, &ccsh_param_prefill_ops, NULL, 0444);
+MODULE_PARM_DESC(prefill,
+		 "Bytes to share into the pool at start-up, in the background (K/M/G)");
+
+/*
+ * Prefill: a buffer of the asked size, made as any other and freed at once,
+ * leaves its chunks in the pool (2 MiB blocks first). Never more than the
+ * pool keeps or the machine can spare.
+ */
+static void ccsh_prefill(struct work_struct *work)
+{
+	u64 want = min3(ccsh_prefill_bytes, ccsh_pool_get_limit(),
+			(u64)ccsh_spare_bytes());
+	unsigned long len = PAGE_ALIGN_DOWN(want);
+	struct ccsh_pages p;
+	int ret;
+
+	if (!len)
+		return;
+	ret = ccsh_pages_alloc(&p, len);
+	if (ret) {
+		pr_warn("prefilling the pool with %lu bytes failed: %d\n", len, ret);
+		return;
+	}
+	ccsh_pages_release(&p);
+	pr_info("pool prefilled: %lld bytes\n",
+		(long long)atomic64_read(&ccsh_stats.pooled_bytes));
 }
 
 static int ccsh_pool_limit_get(void *data, u64 *val)
@@ -225,8 +334,9 @@ void ccsh_pool_debugfs(struct dentry *dir)
 /**
  * ccsh_pool_init() - set the default bound and register the shrinker
  *
- * The default bound is 1/16 of RAM. Without a shrinker the pool is
- * disabled rather than left unbounded under memory pressure.
+ * The default bound is 1/16 of RAM, or cc_shared_heap.pool_limit. Without
+ * a shrinker the pool is disabled rather than left unbounded under memory
+ * pressure. A prefill asked for starts in the background.
  */
 void ccsh_pool_init(void)
 {
@@ -245,6 +355,14 @@ void ccsh_pool_init(void)
 	ccsh_pool_shrinker->scan_objects = ccsh_pool_scan;
 	ccsh_pool_shrinker->seeks = DEFAULT_SEEKS;
 	shrinker_register(ccsh_pool_shrinker);
+	mutex_lock(&ccsh_param_lock);
+	if (ccsh_limit_asked != U64_MAX)
+		ccsh_pool_set_limit(ccsh_limit_asked);
+	ccsh_pool_up = true;
+	mutex_unlock(&ccsh_param_lock);
+	/* in the background: start-up never waits for conversions */
+	if (ccsh_prefill_bytes && ccsh_pool_limit)
+		queue_work(system_unbound_wq, &ccsh_prefill_work);
 }
 
 /**
@@ -252,6 +370,10 @@ void ccsh_pool_init(void)
  */
 void ccsh_pool_exit(void)
 {
+	mutex_lock(&ccsh_param_lock);
+	ccsh_pool_up = false;
+	mutex_unlock(&ccsh_param_lock);
+	cancel_work_sync(&ccsh_prefill_work);
 	shrinker_free(ccsh_pool_shrinker);
 	ccsh_pool_shrinker = NULL;
 	ccsh_pool_set_limit(0);
