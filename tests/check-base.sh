@@ -27,11 +27,13 @@ if [ -z "$KFLAVOUR" ]; then
 		printf 'CCSH-BEGIN config-matrix\nCCSH-END config-matrix rc=%d\n' \
 			"$((rc ? rc : 1))" >> "$LOGS/matrix.log"
 fi
-# the sanitizers need memory and time; the fuzzer and the stress test run
-# at full length there (ccsh_full=1), briefly otherwise
+# the sanitizers need memory and time; in their emulated boot the fuzzer
+# and the stress test run at full length (ccsh_full=1), briefly otherwise
+full=
 if [ "$KFLAVOUR" = debug ]; then
 	export VM_MEM=${VM_MEM:-2G}
-	args="$args ccsh_full=1 ccsh_debug=1"
+	args="$args ccsh_debug=1"
+	full=ccsh_full=1
 fi
 
 boot() {
@@ -42,7 +44,7 @@ boot() {
 
 # emulated CoCo: KUnit at boot, then the selftests (our heap's and the tree's)
 say "$BASE: VM: emulated conversions (cc_shared_heap.emulate=1)"
-boot emulated cc_shared_heap.emulate=1 ccsh_run=check
+boot emulated cc_shared_heap.emulate=1 ccsh_run=check $full
 # swiotlb=force emulates CoCo's forced bouncing
 say "$BASE: VM: emulated conversions with swiotlb=force"
 boot swiotlb swiotlb=force cc_shared_heap.emulate=1 ccsh_run=check

@@ -48,19 +48,17 @@
 #include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
 
-#define HEAP_NODE	"/dev/dma_heap/system_cc_shared"
-#define DEBUGFS		"/sys/kernel/debug/cc_shared_heap/"
+#include "cc_shared_heap_util.h"
+
 #define CGROOT		"/sys/fs/cgroup/"
 #define CG		CGROOT "ccsh-stress"
 #define CG_SMALL	CGROOT "ccsh-stress-limit"
-#define PAGE		4096UL
 #define MiB		(1LL << 20)
 #define MAX_SIZE	(64 * MiB)
 #define MAX_PROCS	64
 #define KILL_SIZE	(1024 * MiB)
 #define KILL_AFTER_US	50000
 #define CHECKS		17
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b)	((a) < (b) ? (a) : (b))
 #define MAX(a, b)	((a) > (b) ? (a) : (b))
 
@@ -102,14 +100,6 @@ struct result {			/* one worker's, in shared memory */
 	bool cgroup_failed;
 };
 
-struct stats {
-	long long buffers, shared_bytes, pooled_bytes, leaked_bytes;
-	long long share_calls, share_failures, unshare_failures;
-	long long emu_shared_pages, emu_lost_pages, emu_stray_pages;
-	long long emu_freed_unsafe_pages, emu_violations;
-	bool emulated;
-};
-
 struct mem {			/* bytes */
 	long long total, available, free, slab, percpu;
 };
@@ -124,38 +114,9 @@ static bool all_ok = true;
 
 /* --- small helpers --- */
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static unsigned long long rnd(unsigned long long *x)
-{
-	unsigned long long z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 static unsigned long long below(unsigned long long *x, unsigned long long n)
 {
-	return n ? rnd(x) % n : 0;
-}
-
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
+	return n ? splitmix64(x) % n : 0;
 }
 
 static int write_ll(const char *path, long long val)
@@ -164,19 +125,6 @@ static int write_ll(const char *path, long long val)
 
 	snprintf(num, sizeof(num), "%lld", val);
 	return write_str(path, num);
-}
-
-static long long read_ll(const char *path)
-{
-	long long v = -1;
-	FILE *f = fopen(path, "re");
-
-	if (f) {
-		if (fscanf(f, "%lld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
 }
 
 /* The value of "@key value" in a file of such lines, or -1. */
@@ -225,41 +173,6 @@ static int heap_alloc(int heap, unsigned long long len, unsigned int fd_flags)
 }
 
 /* --- the heap's statistics, memory --- */
-
-static int read_stats(struct stats *s)
-{
-	static const struct {
-		const char *name;
-		size_t off;
-	} fields[] = {
-#define F(x) { #x, offsetof(struct stats, x) }
-		F(buffers), F(shared_bytes), F(pooled_bytes), F(leaked_bytes),
-		F(share_calls), F(share_failures), F(unshare_failures),
-		F(emu_shared_pages), F(emu_lost_pages), F(emu_stray_pages),
-		F(emu_freed_unsafe_pages), F(emu_violations),
-#undef F
-	};
-	char name[64];
-	long long val;
-	unsigned int i, found = 0;
-	FILE *f;
-
-	memset(s, 0, sizeof(*s));
-	f = fopen(DEBUGFS "stats", "re");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %lld", name, &val) == 2) {
-		for (i = 0; i < ARRAY_SIZE(fields); i++) {
-			if (strcmp(name, fields[i].name))
-				continue;
-			*(long long *)((char *)s + fields[i].off) = val;
-			found++;
-		}
-	}
-	fclose(f);
-	s->emulated = found == ARRAY_SIZE(fields);
-	return found >= 7 ? 0 : -1;
-}
 
 /* Free pages on the per-CPU lists (not in MemFree), in bytes. */
 static long long pcp_bytes(void)
@@ -393,7 +306,7 @@ static void inject_off(void)
 /* 4 KiB to 64 MiB: the power of two cubic-biased to small, uniform within. */
 static size_t pick_size(unsigned long long *rng)
 {
-	double u = (rnd(rng) >> 11) / 9007199254740992.0;
+	double u = (splitmix64(rng) >> 11) / 9007199254740992.0;
 	unsigned int bits = 12 + (unsigned int)(15 * u * u * u);
 	size_t size = (1UL << bits) + below(rng, 1UL << bits);
 
@@ -477,7 +390,7 @@ static void one_round(int heap, unsigned long long *rng, struct result *r)
 	r->largest = MAX(r->largest, (long long)size);
 	if (lseek(fd, 0, SEEK_END) != (off_t)size)
 		r->mismatch++;
-	use_buffer(fd, size, (unsigned int)rnd(rng), rng, r);
+	use_buffer(fd, size, (unsigned int)splitmix64(rng), rng, r);
 	close(fd);
 }
 

@@ -27,67 +27,8 @@
 #include <drm/drm.h>
 
 #include "../kselftest_harness.h"
+#include "cc_shared_heap_util.h"
 
-#define HEAP_NODE "/dev/dma_heap/system_cc_shared"
-#define DEBUGFS "/sys/kernel/debug/cc_shared_heap/"
-#define PAGE 4096UL
-
-struct stats {
-	long long buffers, shared_bytes, pooled_bytes, leaked_bytes;
-	long long share_calls, unshare_calls, share_failures, unshare_failures;
-	long long pool_hits, pool_misses;
-	long long emu_shared_pages, emu_lost_pages, emu_stray_pages;
-	long long emu_violations;
-	bool emulated;		/* the emu_* lines are present */
-};
-
-static int read_stats(struct stats *s)
-{
-	static const struct {
-		const char *name;
-		size_t off;
-	} fields[] = {
-#define F(x) { #x, offsetof(struct stats, x) }
-		F(buffers), F(shared_bytes), F(pooled_bytes), F(leaked_bytes),
-		F(share_calls), F(unshare_calls), F(share_failures),
-		F(unshare_failures), F(pool_hits), F(pool_misses),
-		F(emu_shared_pages), F(emu_lost_pages), F(emu_stray_pages),
-		F(emu_violations),
-#undef F
-	};
-	char name[64];
-	long long val;
-	int found = 0;
-	FILE *f;
-
-	memset(s, 0, sizeof(*s));
-	f = fopen(DEBUGFS "stats", "r");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %lld", name, &val) == 2) {
-		for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
-			if (strcmp(name, fields[i].name))
-				continue;
-			*(long long *)((char *)s + fields[i].off) = val;
-			found++;
-		}
-	}
-	fclose(f);
-	s->emulated = found == ARRAY_SIZE(fields);
-	return found >= 10 ? 0 : -1;
-}
-
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
-}
 
 /* Fail one conversion in direction @dir ("share"/"unshare") after @skip bytes. */
 static int inject_once(const char *dir, unsigned long skip)
@@ -116,19 +57,6 @@ static void inject_off(const char *dir)
 	write_str(path, "0");
 	snprintf(path, sizeof(path), DEBUGFS "fail_%s/space", dir);
 	write_str(path, "0");
-}
-
-static long long read_ll(const char *path)
-{
-	long long v = -1;
-	FILE *f = fopen(path, "r");
-
-	if (f) {
-		if (fscanf(f, "%lld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
 }
 
 static int pool_limit(long long bytes)
@@ -838,9 +766,9 @@ static long long fail_nth_left(int fd)
  * failed. @report gets "step:result" for each.
  */
 static int sweep_steps(struct __test_metadata *_metadata, int heap, int nth_fd,
-		       const struct stats *base, char *report, size_t size)
+		       const struct stats *base, unsigned long long len,
+		       char *report, size_t size)
 {
-	unsigned long long len = (2 << 20) + (64 << 10) + PAGE;
 	size_t used = 0;
 	struct stats now;
 	char num[16];
@@ -893,24 +821,28 @@ static int sweep_steps(struct __test_metadata *_metadata, int heap, int nth_fd,
 TEST_F(heap, every_failing_step_of_an_allocation_leaves_nothing_behind)
 {
 	static const long long limits[] = { 0, 64 << 20 };
+	static const unsigned long long sizes[] = {
+		PAGE, (2 << 20) + (64 << 10) + PAGE, 18 << 20
+	};
 	int fd = open("/proc/thread-self/fail-nth", O_RDWR);
 	char report[2048];
-	unsigned int i;
+	unsigned int i, j;
 	int steps;
 
 	if (fd < 0 || access(FAILSLAB, F_OK) || access(FAIL_PAGE_ALLOC, F_OK))
 		SKIP(return, "needs fail-nth, failslab and fail_page_alloc");
 	ASSERT_EQ(0, fail_everything(true));
-	for (i = 0; i < ARRAY_SIZE(limits); i++) {
-		ASSERT_EQ(0, pool_limit(limits[i]));
-		if (limits[i])	/* warm: the pool holds what the request needs */
-			close(heap_alloc(self->fd, (2 << 20) + (64 << 10) + PAGE,
-					 O_RDWR, 0));
+	for (i = 0; i < ARRAY_SIZE(limits) * ARRAY_SIZE(sizes); i++) {
+		j = i % ARRAY_SIZE(sizes);
+		ASSERT_EQ(0, pool_limit(limits[i / ARRAY_SIZE(sizes)]));
+		if (i >= ARRAY_SIZE(sizes))	/* warm: the pool holds it */
+			close(heap_alloc(self->fd, sizes[j], O_RDWR, 0));
 		report[0] = 0;
 		steps = sweep_steps(_metadata, self->fd, fd, &self->base,
-				    report, sizeof(report));
-		TH_LOG("pool limit %lld:%s", limits[i], report);
-		EXPECT_LT(2, steps);
+				    sizes[j], report, sizeof(report));
+		TH_LOG("pool limit %lld, %llu bytes:%s",
+		       limits[i / ARRAY_SIZE(sizes)], sizes[j], report);
+		EXPECT_LT(1, steps);
 	}
 	fail_everything(false);
 	close(fd);
