@@ -11,8 +11,8 @@
  * NULL, PROT_NONE or in kernel space. Between the requests each thread
  * closes, dups, maps (shared, private, beyond the end), writes and reads
  * back, forks a child that writes through a mapping, changes the pool
- * limit, drains the pool and, where the module's test importer exists,
- * imports its buffers into a device.
+ * limit, drains the pool and imports its buffers into a device (vgem, or
+ * the module's test importer).
  *
  * It proves that every request either succeeds with a dma-buf fd of the
  * page-rounded length and the asked-for flags, or fails with an errno the
@@ -145,6 +145,7 @@ static double deadline;
 static unsigned long long mem_total;
 static long long pool_limit0 = -1;
 static bool have_import;
+static int vgem_fd = -1;
 static pthread_rwlock_t fd_lock;
 /* fds some thread has registered; each thread changes only its own */
 static unsigned char known[MAX_FD];
@@ -892,17 +893,38 @@ static void op_drain(struct worker *w)
 		w->t.drains++;
 }
 
-/* The module's test importer maps the buffer for a device, then lets go. */
+/* vgem imports the buffer (DRM PRIME), then lets go of it. */
+static int vgem_import_release(int fd)
+{
+	struct drm_prime_handle h = { .fd = fd };
+	struct drm_gem_close c = { 0 };
+
+	if (ioctl(vgem_fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, &h))
+		return -1;
+	c.handle = h.handle;
+	ioctl(vgem_fd, DRM_IOCTL_GEM_CLOSE, &c);
+	return 0;
+}
+
+/*
+ * A device maps the buffer, then lets go: vgem where the kernel has it,
+ * else the module's test importer.
+ */
 static void op_import(struct worker *w)
 {
 	struct buf *b = pick(w, has_fd);
 	char num[16];
 
-	if (!b || !have_import)
+	if (!b || (!have_import && vgem_fd < 0))
 		return;
 	b->fresh = false;
-	snprintf(num, sizeof(num), "%d", b->fd);
 	w->t.imports++;
+	if (vgem_fd >= 0) {
+		if (vgem_import_release(b->fd))
+			w->t.import_errors++;
+		return;
+	}
+	snprintf(num, sizeof(num), "%d", b->fd);
 	if (write_locked(TEST_IMPORT, num))
 		w->t.import_errors++;
 	write_locked(TEST_IMPORT, "release");
@@ -1156,6 +1178,7 @@ int main(int argc, char **argv)
 	mem_total = meminfo_total();
 	pool_limit0 = read_ll(DEBUGFS "pool_limit_bytes");
 	have_import = !access(TEST_IMPORT, W_OK);
+	vgem_fd = open_vgem();
 	have_stats = !read_stats(&base);
 	start = now();
 	if (run_workers(workers)) {

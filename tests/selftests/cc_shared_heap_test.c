@@ -1093,26 +1093,6 @@ TEST_F(heap, killed_allocator_leaves_nothing_behind)
 #define IO_TLB_USED "/sys/kernel/debug/swiotlb/io_tlb_used"
 #define TEST_IMPORT DEBUGFS "test_import"
 
-static int open_vgem(void)
-{
-	char name[32], drv[16];
-	int i, fd;
-
-	for (i = 0; i < 16; i++) {
-		struct drm_version v = { .name = drv, .name_len = sizeof(drv) - 1 };
-
-		snprintf(name, sizeof(name), "/dev/dri/card%d", i);
-		fd = open(name, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		memset(drv, 0, sizeof(drv));
-		if (!ioctl(fd, DRM_IOCTL_VERSION, &v) && !strcmp(drv, "vgem"))
-			return fd;
-		close(fd);
-	}
-	return -1;
-}
-
 /* Map @dmabuf for the device (vgem when @vgem >= 0); 0 or -errno. */
 static int import_buf(int vgem, int dmabuf, unsigned int *handle)
 {

@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
+
+#include <drm/drm.h>
 
 #define HEAP_NODE	"/dev/dma_heap/system_cc_shared"
 #define DEBUGFS		"/sys/kernel/debug/cc_shared_heap/"
@@ -39,6 +42,27 @@ static inline unsigned long long splitmix64(unsigned long long *x)
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	return z ^ (z >> 31);
+}
+
+/* A vgem device (DRM PRIME importer), or -1. */
+static inline int open_vgem(void)
+{
+	char name[32], drv[16];
+	int i, fd;
+
+	for (i = 0; i < 16; i++) {
+		struct drm_version v = { .name = drv, .name_len = sizeof(drv) - 1 };
+
+		snprintf(name, sizeof(name), "/dev/dri/card%d", i);
+		fd = open(name, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		memset(drv, 0, sizeof(drv));
+		if (!ioctl(fd, DRM_IOCTL_VERSION, &v) && !strcmp(drv, "vgem"))
+			return fd;
+		close(fd);
+	}
+	return -1;
 }
 
 /* The counters of DEBUGFS "stats"; emulated: the emu_* lines are there. */
