@@ -15,7 +15,7 @@ check:		## build and run every test; ends with "N passed, N failed"
 	bash tests/check.sh
 
 check-debug:	## every kernel test again on kernels with KASAN, kmemleak, DEBUG_VM, DMA_API_DEBUG...
-	KFLAVOUR=debug CHECK_MODULES= CHECK_NO_DEB=1 bash tests/check.sh
+	CHECK_FLAVOURS=debug CHECK_MODULES= CHECK_NO_DEB=1 bash tests/check.sh
 
 bench:		## boot the VM (4 GiB) and benchmark; build/bench/bench.{txt,json,png}
 	bash scripts/bench.sh
@@ -50,7 +50,7 @@ install:	## install the cc-heap tool and its man page (PREFIX=/usr/local, DESTDI
 B := build$(if $(filter-out 6.12,$(or $(BASE),6.12)),/$(BASE))
 
 clean:		## remove build output of BASE, keep the extracted tree
-	rm -rf $(B)/obj $(B)/obj-matrix $(B)/initramfs $(B)/hdr $(B)/logs $(B)/*.gz $(B)/bzImage
+	rm -rf $(B)/obj $(B)/obj-debug $(B)/obj-matrix $(B)/initramfs $(B)/hdr $(B)/logs $(B)/logs-debug $(B)/*.gz $(B)/bzImage $(B)/bzImage-debug
 
 distclean:
 	rm -rf build
