@@ -9,7 +9,6 @@
  * used (see cc_shared_convert.c), and the module can be unloaded once no
  * buffer is left (each dma-buf holds a reference to it).
  */
-#define pr_fmt(fmt) "cc_shared_heap: " fmt
 
 #include <linux/dma-buf.h>
 #include <linux/fcntl.h>
@@ -22,18 +21,6 @@
 
 #include "cc_shared_heap.h"
 #include "cc_shared_module.h"
-
-static bool emulate;
-module_param(emulate, bool, 0444);
-MODULE_PARM_DESC(emulate,
-		 "Emulate memory conversions (test builds only; NOT secure)");
-
-static bool fail_register;
-#ifdef CONFIG_DMABUF_HEAPS_CC_SHARED_EMULATION
-module_param(fail_register, bool, 0444);
-MODULE_PARM_DESC(fail_register,
-		 "Make registration fail, to test its unwinding (test builds only)");
-#endif
 
 /* The checks of the dma-heap core's allocation ioctl, in its order. */
 static struct dma_buf *ccsh_misc_alloc(struct dma_heap_allocation_data *data)
@@ -96,7 +83,6 @@ static const struct file_operations ccsh_misc_fops = {
 	.compat_ioctl = compat_ptr_ioctl,
 };
 
-static bool ccsh_registered;
 static struct miscdevice ccsh_misc = {
 	.minor = MISC_DYNAMIC_MINOR,
 	.name = CCSH_HEAP_NAME,
@@ -104,46 +90,20 @@ static struct miscdevice ccsh_misc = {
 	.fops = &ccsh_misc_fops,
 };
 
-static int __init ccsh_misc_init(void)
+/**
+ * ccsh_misc_register() - create /dev/dma_heap/system_cc_shared
+ *
+ * Return: 0 or -errno.
+ */
+int ccsh_misc_register(void)
 {
-	int ret = ccsh_core_init(emulate);
-
-	if (ret == -ENODEV) {
-		/* not a confidential guest: load, but offer nothing */
-		pr_info("not a confidential guest: no %s heap\n", CCSH_HEAP_NAME);
-		return 0;
-	}
-	if (ret)
-		return ret;
-	ret = fail_register ? -EBUSY : misc_register(&ccsh_misc);
-	if (ret) {
-		pr_err("registering the heap failed: %d\n", ret);
-		ccsh_core_exit();
-		return ret;
-	}
-	ccsh_registered = true;
-	pr_info("%s heap registered as a misc device%s\n", CCSH_HEAP_NAME,
-		ccsh_emulating() ? " (EMULATED conversions)" : "");
-#ifdef CCSH_TEST_IMPORTER
-	if (ccsh_importer_init())
-		pr_warn("no test importer\n");
-#endif
-	return 0;
+	return misc_register(&ccsh_misc);
 }
-module_init(ccsh_misc_init);
 
-static void __exit ccsh_misc_exit(void)
+/**
+ * ccsh_misc_unregister() - remove the node again
+ */
+void ccsh_misc_unregister(void)
 {
-	/* no buffer is left: each one holds a reference to the module */
-	if (!ccsh_registered)
-		return;
-#ifdef CCSH_TEST_IMPORTER
-	ccsh_importer_exit();
-#endif
 	misc_deregister(&ccsh_misc);
-	ccsh_core_exit();
 }
-module_exit(ccsh_misc_exit);
-
-MODULE_DESCRIPTION("dma-buf heap of memory shared by a confidential VM");
-MODULE_LICENSE("GPL");

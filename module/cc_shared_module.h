@@ -2,7 +2,7 @@
 /*
  * Parts of the out-of-tree module that the in-tree heap does not have.
  *
- *   cc_shared_misc.c           registration as a misc device (< 6.18)
+ *   cc_shared_misc.c           the heap as a misc device (< 6.18)
  *   cc_shared_dma_inplace.c    device mappings without DMA_ATTR_CC_SHARED
  *   cc_shared_memcg.c          pool accounting without exported charging
  *   cc_shared_fault_knobs.c    fault injection without fault_attr (tests)

@@ -239,6 +239,10 @@ void ccsh_knobs_debugfs(struct dentry *dir);
 int ccsh_importer_init(void);
 void ccsh_importer_exit(void);
 
+/* the module's misc device, where dma_heap_add() is not exported */
+int ccsh_misc_register(void);
+void ccsh_misc_unregister(void);
+
 /* --- cc_shared_emu.c --- */
 #ifdef CONFIG_DMABUF_HEAPS_CC_SHARED_EMULATION
 /**

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Registration of the system_cc_shared heap with the dma-heap core.
+ * Registration of the system_cc_shared heap with the dma-heap core (or, in
+ * the out-of-tree module for kernels that do not export dma_heap_add(),
+ * as a misc device: cc_shared_misc.c).
  *
  * The heap exists only in a confidential guest, or, in a kernel built with
  * the emulation backend on a machine whose memory is not encrypted, when
@@ -29,6 +31,13 @@ MODULE_PARM_DESC(fail_register,
 		 "Make registration fail, to test its unwinding (debug kernels only)");
 #endif
 
+#ifdef CCSH_MISC_DEVICE
+/* the module where dma_heap_add() is not exported: cc_shared_misc.c */
+#define ccsh_register ccsh_misc_register
+#define CCSH_REGISTERED_AS " as a misc device"
+#else
+#define CCSH_REGISTERED_AS ""
+
 static struct dma_buf *ccsh_dma_heap_allocate(struct dma_heap *heap,
 					      unsigned long len, u32 fd_flags,
 					      u64 heap_flags)
@@ -41,28 +50,42 @@ static const struct dma_heap_ops ccsh_dma_heap_ops = {
 	.allocate = ccsh_dma_heap_allocate,
 };
 
-static int __init ccsh_init(void)
+/* The dma-heap core cannot remove a heap: once added, it stays. */
+static int ccsh_register(void)
 {
 	struct dma_heap_export_info info = {
 		.name = CCSH_HEAP_NAME,
 		.ops = &ccsh_dma_heap_ops,
 	};
-	struct dma_heap *heap;
-	int ret;
 
-	ret = ccsh_core_init(emulate);
-	if (ret == -ENODEV)
-		return 0;	/* not a confidential guest: stay invisible */
+	return PTR_ERR_OR_ZERO(dma_heap_add(&info));
+}
+#endif
+
+static bool ccsh_registered;
+
+static int __init ccsh_init(void)
+{
+	int ret = ccsh_core_init(emulate);
+
+	if (ret == -ENODEV) {
+		/* not a confidential guest: stay invisible */
+#ifdef MODULE
+		pr_info("not a confidential guest: no %s heap\n", CCSH_HEAP_NAME);
+#endif
+		return 0;
+	}
 	if (ret)
 		return ret;
 
-	heap = fail_register ? ERR_PTR(-EBUSY) : dma_heap_add(&info);
-	if (IS_ERR(heap)) {
-		pr_err("registering the heap failed: %ld\n", PTR_ERR(heap));
+	ret = fail_register ? -EBUSY : ccsh_register();
+	if (ret) {
+		pr_err("registering the heap failed: %d\n", ret);
 		ccsh_core_exit();
-		return PTR_ERR(heap);
+		return ret;
 	}
-	pr_info("%s heap registered%s\n", CCSH_HEAP_NAME,
+	ccsh_registered = true;
+	pr_info("%s heap registered" CCSH_REGISTERED_AS "%s\n", CCSH_HEAP_NAME,
 		ccsh_emulating() ? " (EMULATED conversions)" : "");
 #ifdef CCSH_TEST_IMPORTER
 	/* the module's test flavour, for kernels without vgem */
@@ -72,6 +95,21 @@ static int __init ccsh_init(void)
 	return 0;
 }
 module_init(ccsh_init);
+
+#ifdef CCSH_MISC_DEVICE
+/* Only a misc device can go away; no buffer is left (each holds the module). */
+static void __exit ccsh_exit(void)
+{
+	if (!ccsh_registered)
+		return;
+#ifdef CCSH_TEST_IMPORTER
+	ccsh_importer_exit();
+#endif
+	ccsh_misc_unregister();
+	ccsh_core_exit();
+}
+module_exit(ccsh_exit);
+#endif
 
 MODULE_DESCRIPTION("dma-buf heap of memory shared by a confidential VM");
 MODULE_LICENSE("GPL");
