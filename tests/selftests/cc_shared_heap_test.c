@@ -370,18 +370,26 @@ TEST_F(heap, absurd_length_gives_enomem)
 	EXPECT_EQ(-ENOMEM, heap_alloc(self->fd, 1ULL << 62, O_RDWR, 0));
 }
 
-static long long mem_total(void)
+/* A /proc/meminfo line such as "MemTotal:" in bytes, or -1024. */
+static long long meminfo(const char *field)
 {
+	size_t n = strlen(field);
 	long long kb = -1;
 	char line[128];
 	FILE *f = fopen("/proc/meminfo", "r");
 
 	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemTotal: %lld kB", &kb) == 1)
+		if (!strncmp(line, field, n) &&
+		    sscanf(line + n, " %lld kB", &kb) == 1)
 			break;
 	if (f)
 		fclose(f);
 	return kb * 1024;
+}
+
+static long long mem_total(void)
+{
+	return meminfo("MemTotal:");
 }
 
 /* A request that fails up front has converted and taken nothing. */
@@ -437,13 +445,15 @@ static pid_t start_hog(long long bytes)
 }
 
 /*
- * With 2/5 of RAM held by another task, 3/5 more cannot be spared: the
- * request fails before taking anything, and the other task lives on
- * (no OOM kill anywhere; the harness also checks the kernel log).
+ * With 2/5 of RAM held by another task, a request for all that is still
+ * available (MemAvailable plus what the pool holds shared) cannot be
+ * spared: it fails before taking anything, and the other task lives on
+ * (no OOM kill anywhere; the harness also checks the kernel log). The
+ * heap keeps 1/32 of RAM back, so the request is that far over its limit.
  */
-TEST_F(heap, request_for_most_of_ram_beside_a_hog_fails_up_front)
+TEST_F(heap, request_for_all_that_is_available_beside_a_hog_fails_up_front)
 {
-	long long total = mem_total();
+	long long total = mem_total(), avail, len;
 	pid_t hog;
 	int status;
 
@@ -451,8 +461,12 @@ TEST_F(heap, request_for_most_of_ram_beside_a_hog_fails_up_front)
 	hog = start_hog(total / 5 * 2);
 	ASSERT_LT(0, hog) TH_LOG("could not start the memory hog");
 	ASSERT_EQ(0, read_stats(&self->base));
-	EXPECT_EQ(-ENOMEM, heap_alloc(self->fd, (total / 5 * 3) & ~(PAGE - 1),
-				      O_RDWR, 0));
+	avail = meminfo("MemAvailable:");
+	ASSERT_LT(0, avail);
+	len = (avail + self->base.pooled_bytes + PAGE - 1) & ~(PAGE - 1);
+	EXPECT_EQ(-ENOMEM, heap_alloc(self->fd, len, O_RDWR, 0))
+		TH_LOG("%lld MiB asked, %lld MiB available, %lld MiB pooled",
+		       len >> 20, avail >> 20, self->base.pooled_bytes >> 20);
 	expect_nothing_taken(_metadata, &self->base);
 	EXPECT_EQ(0, waitpid(hog, &status, WNOHANG)) TH_LOG("the hog died");
 	kill(hog, SIGKILL);
