@@ -34,6 +34,11 @@
 #endif
 
 /* vmalloc_array() (6.4) */
+#ifndef CCSH_HAVE_VM_FLAGS_SET
+/* before 6.3 a driver set a mapping's flags directly */
+#define vm_flags_set(vma, flags) ((vma)->vm_flags |= (flags))
+#endif
+
 #ifndef CCSH_HAVE_VMALLOC_ARRAY
 #include <linux/overflow.h>
 #include <linux/vmalloc.h>

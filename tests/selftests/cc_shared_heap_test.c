@@ -12,12 +12,14 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -345,6 +347,175 @@ TEST_F(heap, mapping_at_an_offset_shows_that_part_of_the_buffer)
 	EXPECT_EQ(len - 3 * PAGE, off) TH_LOG("page %zu differs", off / PAGE);
 	munmap(part, len - 3 * PAGE);
 	munmap(all, len);
+	close(buf);
+}
+
+/* One counter of the stats file, or -1 where this kernel has none. */
+static long long stat_value(const char *name)
+{
+	long long v, found = -1;
+	char key[64];
+	FILE *f = fopen(DEBUGFS "stats", "re");
+
+	while (f && fscanf(f, "%63s %lld", key, &v) == 2)
+		if (!strcmp(key, name))
+			found = v;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+#define HUGE_SZ	(2UL << 20)
+
+/* @len bytes of @buf mapped at a 2 MiB-aligned address (+ @shift). */
+static unsigned char *map_aligned(int buf, size_t len, size_t shift)
+{
+	unsigned char *p = mmap(NULL, len + 2 * HUGE_SZ, PROT_NONE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uintptr_t at;
+
+	if (p == MAP_FAILED)
+		return p;
+	at = (((uintptr_t)p + HUGE_SZ - 1) & ~(HUGE_SZ - 1)) + shift;
+	munmap(p, len + 2 * HUGE_SZ);
+	return mmap((void *)at, len, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_FIXED_NOREPLACE, buf, 0);
+}
+
+/* Page n of a buffer holds n + @seed in its first and last byte. */
+static void fill_pages(unsigned char *p, size_t len, unsigned int seed)
+{
+	for (size_t off = 0; off < len; off += PAGE) {
+		p[off] = (unsigned char)(off / PAGE + seed);
+		p[off + PAGE - 1] = (unsigned char)(off / PAGE + seed);
+	}
+}
+
+/* The first page not as fill_pages() left it, or @len. */
+static size_t check_pages(const unsigned char *p, size_t len,
+			  unsigned int seed)
+{
+	size_t off;
+
+	for (off = 0; off < len; off += PAGE)
+		if (p[off] != (unsigned char)(off / PAGE + seed) ||
+		    p[off + PAGE - 1] != (unsigned char)(off / PAGE + seed))
+			break;
+	return off;
+}
+
+/*
+ * A fresh 8 MiB buffer, of 2 MiB chunks where the page allocator has them
+ * (mapped aligned, only those fault: each chunk of another size is mapped
+ * at mmap() time), or -2 where this kernel maps nothing by PMD entries.
+ */
+static int huge_buffer(struct __test_metadata *_metadata, int heap)
+{
+	FILE *thp = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
+	char mode[128] = "";
+
+	if (stat_value("huge_maps") < 0)
+		return -2;	/* no huge PFN mappings in this kernel */
+	if (thp) {
+		if (!fgets(mode, sizeof(mode), thp))
+			mode[0] = 0;
+		fclose(thp);
+	}
+	if (!thp || strstr(mode, "[never]"))
+		return -2;
+	EXPECT_EQ(0, pool_limit(0));	/* new chunks: 2 MiB where they can */
+	return heap_alloc(heap, 4 * HUGE_SZ, O_RDWR, 0);
+}
+
+TEST_F(heap, aligned_mapping_maps_each_2mib_chunk_with_one_pmd_entry)
+{
+	long long huge = stat_value("huge_maps");
+	long long fallback = stat_value("fallback_maps");
+	int buf = huge_buffer(_metadata, self->fd);
+	unsigned char *p, *q;
+
+	if (buf == -2)
+		SKIP(return, "no huge PFN mappings here");
+	ASSERT_LE(0, buf);
+	p = map_aligned(buf, 4 * HUGE_SZ, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	fill_pages(p, 4 * HUGE_SZ, 1);
+	/* 4 unless the page allocator was out of 2 MiB blocks */
+	EXPECT_LE(huge + 1, stat_value("huge_maps"));
+	EXPECT_GE(huge + 4, stat_value("huge_maps"));
+	EXPECT_EQ(fallback, stat_value("fallback_maps"));
+	/* the same memory through page table entries */
+	q = mmap(NULL, 4 * HUGE_SZ, PROT_READ, MAP_SHARED, buf, 0);
+	ASSERT_NE(MAP_FAILED, q);
+	EXPECT_EQ(4 * HUGE_SZ, check_pages(q, 4 * HUGE_SZ, 1));
+	munmap(q, 4 * HUGE_SZ);
+	munmap(p, 4 * HUGE_SZ);
+	close(buf);
+}
+
+TEST_F(heap, unaligned_mapping_is_mapped_at_mmap_without_faults)
+{
+	long long huge = stat_value("huge_maps");
+	long long fallback = stat_value("fallback_maps");
+	int buf = huge_buffer(_metadata, self->fd);
+	unsigned char *p;
+
+	if (buf == -2)
+		SKIP(return, "no huge PFN mappings here");
+	ASSERT_LE(0, buf);
+	p = map_aligned(buf, 4 * HUGE_SZ, PAGE);
+	ASSERT_NE(MAP_FAILED, p);
+	fill_pages(p, 4 * HUGE_SZ, 2);
+	EXPECT_EQ(4 * HUGE_SZ, check_pages(p, 4 * HUGE_SZ, 2));
+	EXPECT_EQ(huge, stat_value("huge_maps"));
+	EXPECT_EQ(fallback, stat_value("fallback_maps"));
+	munmap(p, 4 * HUGE_SZ);
+	close(buf);
+}
+
+TEST_F(heap, splitting_a_pmd_mapping_keeps_every_page_in_place)
+{
+	long long fallback = stat_value("fallback_maps");
+	int buf = huge_buffer(_metadata, self->fd);
+	unsigned char *p;
+
+	if (buf == -2)
+		SKIP(return, "no huge PFN mappings here");
+	ASSERT_LE(0, buf);
+	p = map_aligned(buf, 4 * HUGE_SZ, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	fill_pages(p, 4 * HUGE_SZ, 3);
+	/* a read-only page inside the first chunk, the last chunk unmapped */
+	ASSERT_EQ(0, mprotect(p + 5 * PAGE, PAGE, PROT_READ));
+	ASSERT_EQ(0, munmap(p + 3 * HUGE_SZ + 7 * PAGE, HUGE_SZ - 7 * PAGE));
+	EXPECT_EQ(3 * HUGE_SZ + 7 * PAGE, check_pages(p, 3 * HUGE_SZ + 7 * PAGE, 3));
+	EXPECT_LT(fallback, stat_value("fallback_maps"));
+	p[4 * PAGE] = 0xaa;	/* still writable beside the read-only page */
+	EXPECT_EQ(0xaa, p[4 * PAGE]);
+	munmap(p, 3 * HUGE_SZ + 7 * PAGE);
+	close(buf);
+}
+
+TEST_F(heap, without_transparent_huge_pages_chunks_are_mapped_page_by_page)
+{
+	long long huge = stat_value("huge_maps");
+	long long fallback = stat_value("fallback_maps");
+	int buf = huge_buffer(_metadata, self->fd);
+	unsigned char *p;
+
+	if (buf == -2)
+		SKIP(return, "no huge PFN mappings here");
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0));
+	p = map_aligned(buf, 4 * HUGE_SZ, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	fill_pages(p, 4 * HUGE_SZ, 4);
+	EXPECT_EQ(4 * HUGE_SZ, check_pages(p, 4 * HUGE_SZ, 4));
+	EXPECT_EQ(huge, stat_value("huge_maps"));
+	EXPECT_LE(fallback + 1, stat_value("fallback_maps"));
+	EXPECT_GE(fallback + 4, stat_value("fallback_maps"));
+	munmap(p, 4 * HUGE_SZ);
+	ASSERT_EQ(0, prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0));
 	close(buf);
 }
 
@@ -878,21 +1049,31 @@ static int fail_conversions_only(bool on)
 }
 
 /* MemFree with the pool drained and the caches dropped. */
-static long long settled_mem_free(void)
+/* Pages on the per-CPU free lists (/proc/zoneinfo "count:"), or 0. */
+static long long pcp_pages(void)
 {
-	long long kb = -1;
+	long long n = 0, count;
 	char line[128];
-	FILE *f;
+	FILE *f = fopen("/proc/zoneinfo", "re");
 
-	write_str(DEBUGFS "pool_drain", "1");
-	write_str("/proc/sys/vm/drop_caches", "3");
-	f = fopen("/proc/meminfo", "r");
 	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemFree: %lld kB", &kb) == 1)
-			break;
+		if (sscanf(line, " count: %lld", &count) == 1)
+			n += count;
 	if (f)
 		fclose(f);
-	return kb * 1024;
+	return n;
+}
+
+/*
+ * Free memory with the pool drained and caches dropped: MemFree plus the
+ * pages on per-CPU lists, which are free but not counted there (with
+ * transparent huge pages those lists also keep 2 MiB blocks, a few MiB).
+ */
+static long long settled_mem_free(void)
+{
+	write_str(DEBUGFS "pool_drain", "1");
+	write_str("/proc/sys/vm/drop_caches", "3");
+	return meminfo("MemFree:") + pcp_pages() * PAGE;
 }
 
 enum sweep_what { SWEEP_ALLOC, SWEEP_RELEASE, SWEEP_SHRINK };

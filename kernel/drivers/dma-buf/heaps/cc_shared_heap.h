@@ -5,6 +5,7 @@
  *   cc_shared_main.c       registration with the dma-heap core
  *   cc_shared_heap_core.c  the dma-buf object and its ops
  *   cc_shared_buffer.c     pages of a buffer: allocate, share, zero, release
+ *   cc_shared_mmap.c       user mappings, 2 MiB chunks by PMD entries
  *   cc_shared_pool.c       pool of already-shared chunks, its shrinker
  *   cc_shared_convert.c    the one seam that converts pages, fault injection
  *   cc_shared_emu.c        software model of conversions (debug builds)
@@ -131,6 +132,15 @@ int ccsh_pages_alloc(struct ccsh_pages *p, unsigned long len);
 int ccsh_pages_share(struct ccsh_pages *p);
 void ccsh_unshare_chunks(struct list_head *chunks, bool merge);
 void ccsh_pages_release(struct ccsh_pages *p);
+
+/* --- cc_shared_mmap.c --- */
+
+/* PMD entries for PFN mappings, marked special: never taken for pages */
+#if defined(CONFIG_ARCH_SUPPORTS_PMD_PFNMAP) && defined(CONFIG_TRANSPARENT_HUGEPAGE)
+#define CCSH_HUGE_PFNMAP
+#endif
+struct vm_area_struct;
+int ccsh_mmap_pages(struct sg_table *sgt, struct vm_area_struct *vma);
 
 /* --- cc_shared_pool.c --- */
 void ccsh_pool_init(void);
@@ -292,6 +302,8 @@ void ccsh_emu_debugfs(struct dentry *dir);
  * @unshare_failures: conversions to private that failed
  * @pool_hits: chunks taken from the pool (no conversion needed)
  * @pool_misses: chunks allocated new because the pool had none that fit
+ * @huge_maps: 2 MiB chunks mapped to user space by a single PMD entry
+ * @fallback_maps: chunks mapped to user space page by page on a fault
  *
  * Documentation/driver-api/dma-buf-cc-shared-heap.rst defines each one.
  */
@@ -306,6 +318,8 @@ struct ccsh_stats {
 	atomic64_t unshare_failures;
 	atomic64_t pool_hits;
 	atomic64_t pool_misses;
+	atomic64_t huge_maps;
+	atomic64_t fallback_maps;
 };
 
 extern struct ccsh_stats ccsh_stats;

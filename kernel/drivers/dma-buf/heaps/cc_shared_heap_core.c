@@ -134,60 +134,11 @@ static int ccsh_end_cpu_access(struct dma_buf *dmabuf,
 	return 0;
 }
 
-/* Map @len bytes of one physically contiguous chunk from @pfn at @addr. */
-static int ccsh_remap(struct vm_area_struct *vma, unsigned long addr,
-		      unsigned long pfn, unsigned long len)
-{
-#ifdef CONFIG_DMABUF_HEAPS_CC_SHARED_EMULATION
-	/* the benchmark's "before": a call per page, as the system heap does */
-	for (; ccsh_emu_naive() && len > PAGE_SIZE; len -= PAGE_SIZE) {
-		int ret = remap_pfn_range(vma, addr, pfn++, PAGE_SIZE,
-					  vma->vm_page_prot);
-
-		if (ret)
-			return ret;
-		addr += PAGE_SIZE;
-	}
-#endif
-	return remap_pfn_range(vma, addr, pfn, len, vma->vm_page_prot);
-}
-
 static int ccsh_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 {
 	struct ccsh_buffer *buf = dmabuf->priv;
-	unsigned long skip = vma->vm_pgoff << PAGE_SHIFT;
-	unsigned long addr = vma->vm_start, len;
-	struct scatterlist *sg;
-	unsigned int i;
-	int ret;
 
-	/*
-	 * Copy-on-write would hand out private copies of shared memory. A
-	 * shared mapping of a read-only buffer has VM_MAYSHARE only: mmap()
-	 * clears VM_SHARED where the file cannot be written.
-	 */
-	if (!(vma->vm_flags & VM_MAYSHARE))
-		return -EINVAL;
-	/* the host shares these pages: user mappings must not encrypt them */
-	vma->vm_page_prot = pgprot_decrypted(vma->vm_page_prot);
-	for_each_sgtable_sg(&buf->pages.sgt, sg, i) {
-		if (skip >= sg->length) {
-			skip -= sg->length;
-			continue;
-		}
-		len = min(sg->length - skip, vma->vm_end - addr);
-		ret = ccsh_remap(vma, addr,
-				 page_to_pfn(sg_page(sg)) + (skip >> PAGE_SHIFT),
-				 len);
-		if (ret)
-			return ret;
-		addr += len;
-		skip = 0;
-		if (addr >= vma->vm_end)
-			break;
-		cond_resched();
-	}
-	return 0;
+	return ccsh_mmap_pages(&buf->pages.sgt, vma);
 }
 
 static void *ccsh_map_kernel(struct ccsh_buffer *buf)

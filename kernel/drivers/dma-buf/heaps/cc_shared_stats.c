@@ -36,6 +36,12 @@ static int ccsh_stats_show(struct seq_file *m, void *unused)
 		seq_printf(m, "%s %lld\n", rows[i].name,
 			   (long long)atomic64_read(rows[i].val));
 	seq_printf(m, "pool_limit_bytes %llu\n", ccsh_pool_get_limit());
+#ifdef CCSH_HUGE_PFNMAP
+	seq_printf(m, "huge_maps %lld\n",
+		   (long long)atomic64_read(&ccsh_stats.huge_maps));
+#endif
+	seq_printf(m, "fallback_maps %lld\n",
+		   (long long)atomic64_read(&ccsh_stats.fallback_maps));
 #ifdef CONFIG_DMABUF_HEAPS_CC_SHARED_EMULATION
 	if (ccsh_emulating())
 		ccsh_emu_show(m);

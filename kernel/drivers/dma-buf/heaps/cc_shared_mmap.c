@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * User mappings of system_cc_shared buffers.
+ *
+ * Every mapping is decrypted (the host shares these pages) and shared:
+ * copy-on-write would hand out private copies of shared memory.
+ *
+ * A 2 MiB chunk whose place in the mapping is 2 MiB-aligned is left
+ * unmapped at mmap() time and mapped on its first touch by a single PMD
+ * entry, where the kernel supports huge PFN mappings: one fault instead of
+ * 512 page-table entries, and one TLB entry instead of 512 afterwards.
+ * Everything else is mapped at mmap() time, a physically contiguous chunk
+ * per call. A chunk that cannot have its PMD entry (transparent huge pages
+ * disabled, or the mapping split by munmap() or mprotect()) is mapped page
+ * by page, the whole chunk on its first fault.
+ *
+ * The mapping holds a reference to the dma-buf's file, so the buffer
+ * outlives every fault on it.
+ */
+#include <linux/dma-buf.h>
+#include <linux/huge_mm.h>
+#include <linux/mm.h>
+#include <linux/sched.h>
+
+#include "cc_shared_heap.h"
+
+/* kernels before pfn_t was retired take the PMD's frame as a pfn_t */
+#if __has_include("linux/pfn_t.h")
+#include <linux/pfn_t.h>
+#define ccsh_pmd_frame(pfn)	__pfn_to_pfn_t(pfn, 0)
+#else
+#define ccsh_pmd_frame(pfn)	(pfn)
+#endif
+
+#define CCSH_PMD_PAGES	BIT(PMD_ORDER)
+
+/*
+ * Whether the chunk of @sg, which starts at @addr in @vma, gets a PMD entry
+ * on its first touch instead of page table entries now.
+ */
+static bool ccsh_huge_chunk(struct vm_area_struct *vma, struct scatterlist *sg,
+			    unsigned long addr)
+{
+#ifndef CCSH_HUGE_PFNMAP
+	return false;
+#endif
+#ifdef CONFIG_DMABUF_HEAPS_CC_SHARED_EMULATION
+	if (ccsh_emu_naive())
+		return false;
+#endif
+	return sg->length == PMD_SIZE && IS_ALIGNED(addr, PMD_SIZE) &&
+	       IS_ALIGNED(page_to_pfn(sg_page(sg)), CCSH_PMD_PAGES) &&
+	       addr + PMD_SIZE <= vma->vm_end;
+}
+
+/* Map @len bytes of one physically contiguous chunk from @pfn at @addr. */
+static int ccsh_remap(struct vm_area_struct *vma, unsigned long addr,
+		      unsigned long pfn, unsigned long len)
+{
+#ifdef CONFIG_DMABUF_HEAPS_CC_SHARED_EMULATION
+	/* the benchmark's "before": a call per page, as the system heap does */
+	for (; ccsh_emu_naive() && len > PAGE_SIZE; len -= PAGE_SIZE) {
+		int ret = remap_pfn_range(vma, addr, pfn++, PAGE_SIZE,
+					  vma->vm_page_prot);
+
+		if (ret)
+			return ret;
+		addr += PAGE_SIZE;
+	}
+#endif
+	return remap_pfn_range(vma, addr, pfn, len, vma->vm_page_prot);
+}
+
+/*
+ * The chunk holding page @pgoff of the buffer's table @sgt, NULL past its
+ * end; @first is set to the buffer page the chunk starts at.
+ */
+static struct scatterlist *ccsh_chunk_at(struct sg_table *sgt, pgoff_t pgoff,
+					 pgoff_t *first)
+{
+	struct scatterlist *sg;
+	unsigned int i;
+
+	*first = 0;
+	for_each_sgtable_sg(sgt, sg, i) {
+		if (pgoff < *first + (sg->length >> PAGE_SHIFT))
+			return sg;
+		*first += sg->length >> PAGE_SHIFT;
+	}
+	return NULL;
+}
+
+#ifdef CCSH_HUGE_PFNMAP
+/* A 2 MiB chunk at a 2 MiB-aligned place: one PMD entry for all of it. */
+static vm_fault_t ccsh_huge_fault(struct vm_fault *vmf, unsigned int order)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned long addr = vmf->address & PMD_MASK;
+	struct sg_table *sgt = vma->vm_private_data;
+	struct scatterlist *sg;
+	pgoff_t pgoff, first;
+
+	if (order != PMD_ORDER || addr < vma->vm_start)
+		return VM_FAULT_FALLBACK;
+	pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+	sg = ccsh_chunk_at(sgt, pgoff, &first);
+	if (!sg || first != pgoff || !ccsh_huge_chunk(vma, sg, addr))
+		return VM_FAULT_FALLBACK;
+	atomic64_inc(&ccsh_stats.huge_maps);
+	return vmf_insert_pfn_pmd(vmf, ccsh_pmd_frame(page_to_pfn(sg_page(sg))),
+				  vmf->flags & FAULT_FLAG_WRITE);
+}
+#endif
+
+/* Page by page, the whole chunk around the fault (as far as the vma goes). */
+static vm_fault_t ccsh_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct sg_table *sgt = vma->vm_private_data;
+	unsigned long addr, pfn, end;
+	struct scatterlist *sg;
+	pgoff_t first;
+	vm_fault_t ret;
+
+	sg = ccsh_chunk_at(sgt, vmf->pgoff, &first);
+	if (!sg)
+		return VM_FAULT_SIGBUS;
+	pfn = page_to_pfn(sg_page(sg));
+	/* where the chunk's first and last pages are (or would be) mapped */
+	addr = vmf->address - ((vmf->pgoff - first) << PAGE_SHIFT);
+	end = addr + sg->length;
+	if (addr < vma->vm_start) {
+		pfn += (vma->vm_start - addr) >> PAGE_SHIFT;
+		addr = vma->vm_start;
+	}
+	end = min(end, vma->vm_end);
+	atomic64_inc(&ccsh_stats.fallback_maps);
+	for (; addr < end; addr += PAGE_SIZE, pfn++) {
+		ret = vmf_insert_pfn(vma, addr, pfn);
+		if (ret != VM_FAULT_NOPAGE)
+			return ret;
+	}
+	return VM_FAULT_NOPAGE;
+}
+
+static const struct vm_operations_struct ccsh_vm_ops = {
+	.fault = ccsh_fault,
+#ifdef CCSH_HUGE_PFNMAP
+	.huge_fault = ccsh_huge_fault,
+#endif
+};
+
+/**
+ * ccsh_mmap_pages() - map a buffer's pages into user space
+ * @sgt: the buffer's table, one entry per physically contiguous chunk;
+ *	it must outlive the mapping
+ * @vma: the mapping, whose vm_pgoff is the first buffer page to map
+ *
+ * Return: 0, -EINVAL for a private (copy-on-write) mapping, or the
+ * -errno of a failed page-table update.
+ */
+int ccsh_mmap_pages(struct sg_table *sgt, struct vm_area_struct *vma)
+{
+	unsigned long skip = vma->vm_pgoff << PAGE_SHIFT;
+	unsigned long addr = vma->vm_start, len;
+	struct scatterlist *sg;
+	unsigned int i;
+	int ret;
+
+	/* a read-only buffer's shared mapping has VM_MAYSHARE only */
+	if (!(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;
+	vma->vm_page_prot = pgprot_decrypted(vma->vm_page_prot);
+	/* what remap_pfn_range() would set; VM_HUGEPAGE: no cost to ask */
+	vm_flags_set(vma, VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP |
+		     VM_HUGEPAGE);
+	vma->vm_ops = &ccsh_vm_ops;
+	vma->vm_private_data = sgt;
+	for_each_sgtable_sg(sgt, sg, i) {
+		if (skip >= sg->length) {
+			skip -= sg->length;
+			continue;
+		}
+		len = min(sg->length - skip, vma->vm_end - addr);
+		if (skip || !ccsh_huge_chunk(vma, sg, addr)) {
+			ret = ccsh_remap(vma, addr, page_to_pfn(sg_page(sg)) +
+					 (skip >> PAGE_SHIFT), len);
+			if (ret)
+				return ret;
+		}
+		addr += len;
+		skip = 0;
+		if (addr >= vma->vm_end)
+			break;
+		cond_resched();
+	}
+	return 0;
+}
