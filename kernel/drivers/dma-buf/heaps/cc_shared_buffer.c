@@ -383,8 +383,12 @@ static void ccsh_dispose_list(struct list_head *chunks)
 	ccsh_unshare_chunks(&shared, true);
 }
 
-/* Clear once, through the shared mapping, after the conversion. */
-static void ccsh_zero_table(struct sg_table *sgt)
+/*
+ * Clear once, through the shared mapping, after the conversion. A fatal
+ * signal stops it between chunks: zeroing a GiB takes long enough for a
+ * killed task to notice.
+ */
+static int ccsh_zero_table(struct sg_table *sgt)
 {
 	struct scatterlist *sg;
 	unsigned int i;
@@ -393,11 +397,14 @@ static void ccsh_zero_table(struct sg_table *sgt)
 		void *va = page_address(sg_page(sg));
 		unsigned int off;
 
+		if (fatal_signal_pending(current))
+			return -EINTR;
 		/* the architecture's fastest way to clear memory it maps */
 		for (off = 0; off < sg->length; off += PAGE_SIZE)
 			clear_page(va + off);
 		cond_resched();
 	}
+	return 0;
 }
 
 static void ccsh_fill_table(struct sg_table *sgt, struct list_head *chunks)
@@ -422,8 +429,8 @@ static void ccsh_fill_table(struct sg_table *sgt, struct list_head *chunks)
  * On failure the failed run is leaked, everything else is disposed of and
  * the table freed.
  *
- * Return: 0, -EINTR on a fatal signal between runs, or the conversion's
- * -errno.
+ * Return: 0, -EINTR on a fatal signal between runs or while zeroing, or
+ * the conversion's -errno.
  */
 int ccsh_pages_share(struct ccsh_pages *p)
 {
@@ -432,13 +439,11 @@ int ccsh_pages_share(struct ccsh_pages *p)
 	if (!p->policy)
 		p->policy = ccsh_choose_policy();
 	ret = ccsh_share_table(p->policy, &p->sgt);
-	if (ret) {
+	if (!ret && !p->policy->zero_private)
+		ret = ccsh_zero_table(&p->sgt);
+	if (ret)
 		ccsh_dispose(p->policy, &p->sgt);
-		return ret;
-	}
-	if (!p->policy->zero_private)
-		ccsh_zero_table(&p->sgt);
-	return 0;
+	return ret;
 }
 
 /**
