@@ -3,19 +3,22 @@
  * The single place where pages of the system_cc_shared heap change between
  * private and shared. Everything above this file asks for a run of
  * physically contiguous pages to be converted; this file counts the call,
- * applies fault injection, hands the run to the backend, and on failure
- * records the run as leaked: a page whose conversion failed is in an
- * unknown state and must never be converted again or freed.
+ * applies fault injection, hands the run to the backend, traces the call
+ * with its duration (cc_shared_trace.h), and on failure records the run as
+ * leaked: a page whose conversion failed is in an unknown state and must
+ * never be converted again or freed.
  */
 #define pr_fmt(fmt) "cc_shared_heap: " fmt
 
 #include <linux/cc_platform.h>
 #include <linux/debugfs.h>
 #include <linux/gfp.h>
+#include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/set_memory.h>
 
 #include "cc_shared_heap.h"
+#include "cc_shared_trace.h"
 
 #ifdef CCSH_FAULT_ATTR
 DECLARE_FAULT_ATTR(ccsh_fail_share);
@@ -139,18 +142,27 @@ static bool ccsh_inject(bool share, unsigned int nr)
 #endif
 }
 
+/* The backend's conversion of the run, or the failure injected instead. */
+static int ccsh_convert_run(struct page *page, unsigned int nr, bool share)
+{
+	if (ccsh_inject(share, nr))
+		return ccsh_backend->fail ? ccsh_backend->fail(page, nr, share) :
+					    -EIO;
+	return share ? ccsh_backend->share(page, nr) :
+		       ccsh_backend->unshare(page, nr);
+}
+
 static int ccsh_convert(struct page *page, unsigned int nr, bool share)
 {
+	/* timed only while someone traces: no clock reads otherwise */
+	bool traced = trace_ccsh_convert_enabled();
+	u64 start = traced ? ktime_get_ns() : 0;
 	int ret;
 
 	atomic64_inc(share ? &ccsh_stats.share_calls : &ccsh_stats.unshare_calls);
-	if (ccsh_inject(share, nr))
-		ret = ccsh_backend->fail ? ccsh_backend->fail(page, nr, share) :
-					   -EIO;
-	else if (share)
-		ret = ccsh_backend->share(page, nr);
-	else
-		ret = ccsh_backend->unshare(page, nr);
+	ret = ccsh_convert_run(page, nr, share);
+	if (traced)
+		trace_ccsh_convert(page, nr, share, ret, ktime_get_ns() - start);
 	if (likely(!ret))
 		return 0;
 

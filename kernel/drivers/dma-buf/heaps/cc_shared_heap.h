@@ -10,6 +10,7 @@
  *   cc_shared_convert.c    the one seam that converts pages, fault injection
  *   cc_shared_emu.c        software model of conversions (debug builds)
  *   cc_shared_stats.c      counters and their debugfs view
+ *   cc_shared_trace.c      trace events (cc_shared_trace.h)
  *
  * The same files build the out-of-tree module (CCSH_MODULE, see module/ in
  * the project), which brings its own registration, DMA mapping, memcg

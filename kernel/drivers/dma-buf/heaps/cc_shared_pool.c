@@ -12,7 +12,9 @@
  * through the cgroup's OOM killer). A shrinker
  * converts pooled chunks back to private and frees them under memory
  * pressure, largest first and one physically contiguous run per call; a
- * run whose conversion fails there is leaked like anywhere else.
+ * run whose conversion fails there is leaked like anywhere else. Every
+ * take and put is traced (cc_shared_trace.h); the shrinker's conversions
+ * show as conversion events.
  *
  * Its tunables are module parameters, which stay writable under kernel
  * lockdown (debugfs does not): cc_shared_heap.pool_limit, the most bytes
@@ -36,6 +38,7 @@
 #include <linux/workqueue.h>
 
 #include "cc_shared_heap.h"
+#include "cc_shared_trace.h"
 
 /* one list per entry of ccsh_orders, largest chunks first */
 static DEFINE_SPINLOCK(ccsh_pool_lock);
@@ -53,13 +56,31 @@ static u64 ccsh_prefill_bytes;
 static void ccsh_prefill(struct work_struct *work);
 static DECLARE_WORK(ccsh_prefill_work, ccsh_prefill);
 
+/* The first chunk of list @slot, out of the pool, or NULL. */
+static struct page *ccsh_pool_remove(int slot, unsigned int order)
+{
+	struct page *page;
+
+	spin_lock(&ccsh_pool_lock);
+	page = list_first_entry_or_null(&ccsh_pool_lists[slot], struct page, lru);
+	if (page) {
+		list_del(&page->lru);
+		ccsh_pool_pages -= 1UL << order;
+	}
+	spin_unlock(&ccsh_pool_lock);
+	if (page)
+		atomic64_sub(PAGE_SIZE << order, &ccsh_stats.pooled_bytes);
+	return page;
+}
+
 /**
  * ccsh_pool_take() - take a shared chunk of @order out of the pool
  * @order: chunk order
  * @gfp: the flags a new chunk of @order would be allocated with
  *
  * The chunk is charged to the current task's memory cgroup with @gfp's
- * reclaim policy; if that fails, the chunk goes back to the pool.
+ * reclaim policy; if that fails, the chunk goes back to the pool (traced
+ * as a put, then as a miss).
  *
  * Return: the chunk's first page, or NULL when none of that order is
  * pooled (or the charge failed).
@@ -69,26 +90,35 @@ struct page *ccsh_pool_take(unsigned int order, gfp_t gfp)
 	int slot = ccsh_order_index(order);
 	struct page *page = NULL;
 
-	if (slot < 0 || !ccsh_memcg_may_take())
-		return NULL;
-	spin_lock(&ccsh_pool_lock);
-	page = list_first_entry_or_null(&ccsh_pool_lists[slot], struct page, lru);
-	if (page) {
-		list_del(&page->lru);
-		ccsh_pool_pages -= 1UL << order;
-	}
-	spin_unlock(&ccsh_pool_lock);
-	if (!page)
-		return NULL;
-	atomic64_sub(PAGE_SIZE << order, &ccsh_stats.pooled_bytes);
-	if (ccsh_memcg_charge(page, gfp, order)) {
+	if (slot >= 0 && ccsh_memcg_may_take())
+		page = ccsh_pool_remove(slot, order);
+	if (page && ccsh_memcg_charge(page, gfp, order)) {
 		/* over the cgroup's limit: put it back (or convert and free) */
 		if (!ccsh_pool_put(page, order) && !ccsh_unshare(page, 1U << order))
 			ccsh_free_private(page, order);
-		return NULL;
+		page = NULL;
 	}
-	atomic64_inc(&ccsh_stats.pool_hits);
+	if (page)
+		atomic64_inc(&ccsh_stats.pool_hits);
+	trace_ccsh_pool_take(order, page);
 	return page;
+}
+
+/* List the chunk in @slot if the limit allows; whether it did. */
+static bool ccsh_pool_add(struct page *page, unsigned int order, int slot)
+{
+	bool taken = false;
+
+	spin_lock(&ccsh_pool_lock);
+	if (((u64)(ccsh_pool_pages + (1UL << order)) << PAGE_SHIFT) <= ccsh_pool_limit) {
+		list_add(&page->lru, &ccsh_pool_lists[slot]);
+		ccsh_pool_pages += 1UL << order;
+		/* counted before any taker can subtract it */
+		atomic64_add(PAGE_SIZE << order, &ccsh_stats.pooled_bytes);
+		taken = true;
+	}
+	spin_unlock(&ccsh_pool_lock);
+	return taken;
 }
 
 /**
@@ -113,17 +143,9 @@ bool ccsh_pool_put(struct page *page, unsigned int order)
 	 * Where the charge cannot be dropped (the module), the chunk stays
 	 * out of the pool.
 	 */
-	if (slot < 0 || !ccsh_memcg_uncharge(page, order))
-		return false;
-	spin_lock(&ccsh_pool_lock);
-	if (((u64)(ccsh_pool_pages + (1UL << order)) << PAGE_SHIFT) <= ccsh_pool_limit) {
-		list_add(&page->lru, &ccsh_pool_lists[slot]);
-		ccsh_pool_pages += 1UL << order;
-		/* counted before any taker can subtract it */
-		atomic64_add(PAGE_SIZE << order, &ccsh_stats.pooled_bytes);
-		taken = true;
-	}
-	spin_unlock(&ccsh_pool_lock);
+	if (slot >= 0 && ccsh_memcg_uncharge(page, order))
+		taken = ccsh_pool_add(page, order, slot);
+	trace_ccsh_pool_put(page, order, taken);
 	return taken;
 }
 
