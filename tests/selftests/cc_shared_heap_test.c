@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1274,6 +1275,243 @@ TEST_F(heap, killed_allocator_leaves_nothing_behind)
 	EXPECT_EQ(self->base.buffers, now.buffers);
 	EXPECT_EQ(self->base.shared_bytes, now.shared_bytes);
 	EXPECT_EQ(self->base.leaked_bytes, now.leaked_bytes);
+}
+
+/*
+ * --- trace events ---
+ * events/cc_shared_heap/ in tracefs: a conversion event per call, a take
+ * and a put event per chunk asked of or offered to the pool. The events
+ * are checked against the counters of the same operations.
+ */
+
+#define TRACEFS "/sys/kernel/tracing/"
+#define EVENTS TRACEFS "events/cc_shared_heap/"
+
+/* What the trace shows of the heap, added up. */
+struct trace_seen {
+	int shares, share_errors, unshares, puts, pooled, takes, hits;
+	long long share_pages, pooled_pages, hit_pages, share_ns;
+	int error;		/* result of the last failed share */
+	unsigned int error_pages;
+};
+
+/* A conversion event: @dir "share" or "unshare", @res 0 or -errno. */
+static void seen_convert(struct trace_seen *t, const char *dir, unsigned int n,
+			 int res, unsigned long long ns)
+{
+	if (strcmp(dir, "share")) {
+		t->unshares++;
+	} else if (res) {
+		t->share_errors++;
+		t->error = res;
+		t->error_pages = n;
+	} else {
+		t->shares++;
+		t->share_pages += n;
+		t->share_ns += ns;
+	}
+}
+
+/* One line of TRACEFS "trace", if it is one of the heap's events. */
+static void trace_line(const char *line, struct trace_seen *t)
+{
+	const char *conv = strstr(line, "ccsh_convert: ");
+	const char *take = strstr(line, "ccsh_pool_take: ");
+	const char *put = strstr(line, "ccsh_pool_put: ");
+	unsigned long long ns;
+	unsigned int n, order;
+	unsigned long pfn;
+	char dir[8];
+	int res, flag;
+
+	if (conv &&
+	    sscanf(conv, "ccsh_convert: dir=%7s pfn=%lx pages=%u result=%d duration_ns=%llu",
+		   dir, &pfn, &n, &res, &ns) == 5) {
+		seen_convert(t, dir, n, res, ns);
+	} else if (take &&
+		   sscanf(take, "ccsh_pool_take: order=%u pfn=%lx hit=%d",
+			  &order, &pfn, &flag) == 3) {
+		t->takes++;
+		t->hits += flag;
+		t->hit_pages += flag ? 1LL << order : 0;
+	} else if (put &&
+		   sscanf(put, "ccsh_pool_put: order=%u pfn=%lx pooled=%d",
+			  &order, &pfn, &flag) == 3) {
+		t->puts++;
+		t->pooled += flag;
+		t->pooled_pages += flag ? 1LL << order : 0;
+	}
+}
+
+/* The heap's events in the trace buffer so far, added up; 0 or -1. */
+static int read_trace(struct trace_seen *t)
+{
+	FILE *f = fopen(TRACEFS "trace", "re");
+	char line[512];
+
+	memset(t, 0, sizeof(*t));
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		trace_line(line, t);
+	fclose(f);
+	return 0;
+}
+
+/* Empty the trace buffer (of every CPU). */
+static int clear_trace(void)
+{
+	int fd = open(TRACEFS "trace", O_WRONLY | O_TRUNC | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+FIXTURE(trace) {
+	int fd;
+	bool mounted;
+	long long tracing_on;
+	long long pool_limit;
+};
+
+/*
+ * tracefs where it can be had (mounted here if nobody did), the heap's
+ * events there whenever the kernel has event tracing at all: a kernel
+ * with events/ but without events/cc_shared_heap/ lost the heap's events.
+ */
+FIXTURE_SETUP(trace)
+{
+	bool events, ours;
+
+	self->mounted = false;
+	self->tracing_on = -1;
+	self->pool_limit = -1;
+	self->fd = open(HEAP_NODE, O_RDONLY | O_CLOEXEC);
+	if (self->fd < 0)
+		SKIP(return, "%s absent (boot with cc_shared_heap.emulate=1)",
+		     HEAP_NODE);
+	if (access(TRACEFS "trace", F_OK)) {
+		if (mount("nodev", TRACEFS, "tracefs", 0, NULL))
+			SKIP(return, "no tracefs (%s)", strerror(errno));
+		self->mounted = true;
+	}
+	events = !access(TRACEFS "events", F_OK);
+	ours = !access(EVENTS "enable", W_OK);
+	/* no teardown after a setup that did not complete */
+	if (!ours && self->mounted)
+		umount(TRACEFS);
+	if (!events)
+		SKIP(return, "this kernel has no event tracing");
+	ASSERT_TRUE(ours) TH_LOG("no %s: the heap's events are missing", EVENTS);
+	self->pool_limit = read_ll(DEBUGFS "pool_limit_bytes");
+	self->tracing_on = read_ll(TRACEFS "tracing_on");
+	ASSERT_EQ(0, write_str(TRACEFS "tracing_on", "1"));
+}
+
+FIXTURE_TEARDOWN(trace)
+{
+	char num[32];
+
+	if (self->fd < 0)
+		return;
+	write_str(EVENTS "enable", "0");
+	clear_trace();
+	if (self->tracing_on >= 0) {
+		snprintf(num, sizeof(num), "%lld", self->tracing_on);
+		write_str(TRACEFS "tracing_on", num);
+	}
+	if (self->mounted)
+		umount(TRACEFS);
+	inject_off("share");
+	if (self->pool_limit >= 0)
+		pool_limit(self->pool_limit);
+	close(self->fd);
+}
+
+/* Trace from now on, and only the heap's events. */
+static int trace_heap(void)
+{
+	if (clear_trace())
+		return -1;
+	return write_str(EVENTS "enable", "1");
+}
+
+/*
+ * A buffer from an empty pool: one share event per conversion call, whose
+ * pages add up to the buffer. Freed, its chunks are put into the pool;
+ * allocated again, they are taken from it without a conversion.
+ */
+TEST_F(trace, conversion_and_pool_events_fire)
+{
+	const unsigned long long len = (2 << 20) + (64 << 10) + PAGE;
+	struct stats before, made, freed, again;
+	struct trace_seen t;
+	int buf;
+
+	ASSERT_EQ(0, pool_limit(64 << 20));
+	ASSERT_EQ(0, write_str(DEBUGFS "pool_drain", "1"));
+	ASSERT_EQ(0, read_stats(&before));
+	ASSERT_EQ(0, before.pooled_bytes);
+	ASSERT_EQ(0, trace_heap());
+
+	buf = heap_alloc(self->fd, len, O_RDWR, 0);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, read_stats(&made));
+	ASSERT_EQ(0, read_trace(&t));
+	EXPECT_EQ(made.share_calls - before.share_calls, t.shares);
+	EXPECT_EQ(0, t.share_errors);
+	EXPECT_EQ(made.shared_bytes - before.shared_bytes,
+		  t.share_pages * (long long)PAGE);
+	EXPECT_EQ((long long)(len / PAGE), t.share_pages);
+	EXPECT_LT(0, t.share_ns) TH_LOG("conversions took no time at all");
+	EXPECT_LT(0, t.takes);		/* the pool was asked, in vain */
+	EXPECT_EQ(0, t.hits);
+
+	close(buf);
+	ASSERT_EQ(0, read_stats(&freed));
+	ASSERT_EQ(0, read_trace(&t));
+	EXPECT_LT(0, t.puts);
+	EXPECT_EQ(freed.pooled_bytes - made.pooled_bytes,
+		  t.pooled_pages * (long long)PAGE);
+	EXPECT_EQ((long long)(len / PAGE), t.pooled_pages);
+
+	ASSERT_EQ(0, clear_trace());
+	buf = heap_alloc(self->fd, len, O_RDWR, 0);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, read_stats(&again));
+	ASSERT_EQ(0, read_trace(&t));
+	close(buf);
+	EXPECT_EQ(again.pool_hits - freed.pool_hits, t.hits);
+	EXPECT_EQ((long long)(len / PAGE), t.hit_pages);
+	EXPECT_EQ(freed.share_calls, again.share_calls);
+	EXPECT_EQ(0, t.shares);
+	TH_LOG("%d take events, %d hits", t.takes, t.hits);
+}
+
+/* An injected failure shows in the share event as the errno it gave. */
+TEST_F(trace, failed_share_event_carries_the_errno)
+{
+	struct stats before, now;
+	struct trace_seen t;
+	int ret;
+
+	ASSERT_EQ(0, pool_limit(0));	/* the page must be converted */
+	ASSERT_EQ(0, read_stats(&before));
+	ASSERT_EQ(0, trace_heap());
+	ASSERT_EQ(0, inject_once("share", 0));
+	ret = heap_alloc(self->fd, PAGE, O_RDWR, 0);
+	if (ret >= 0)
+		close(ret);
+	ASSERT_EQ(0, read_stats(&now));
+	ASSERT_EQ(0, read_trace(&t));
+	ASSERT_GT(0, ret) TH_LOG("the injected failure did not fail the buffer");
+	EXPECT_EQ(now.share_failures - before.share_failures, t.share_errors);
+	EXPECT_EQ(1, t.share_errors);
+	EXPECT_EQ(ret, t.error);
+	EXPECT_EQ(now.leaked_bytes - before.leaked_bytes,
+		  t.error_pages * (long long)PAGE);
 }
 
 /*
