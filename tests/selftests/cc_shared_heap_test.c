@@ -32,7 +32,6 @@
 #include "../kselftest_harness.h"
 #include "cc_shared_heap_util.h"
 
-
 /* Fail one conversion in direction @dir ("share"/"unshare") after @skip bytes. */
 static int inject_once(const char *dir, unsigned long skip)
 {
@@ -543,7 +542,7 @@ TEST_F(heap, absurd_length_gives_enomem)
 }
 
 /* A /proc/meminfo line such as "MemTotal:" in bytes, or -1024. */
-static long long meminfo(const char *field)
+static long long meminfo_bytes(const char *field)
 {
 	size_t n = strlen(field);
 	long long kb = -1;
@@ -561,7 +560,7 @@ static long long meminfo(const char *field)
 
 static long long mem_total(void)
 {
-	return meminfo("MemTotal:");
+	return meminfo_bytes("MemTotal:");
 }
 
 /* A request that fails up front has converted and taken nothing. */
@@ -633,7 +632,7 @@ TEST_F(heap, request_for_all_that_is_available_beside_a_hog_fails_up_front)
 	hog = start_hog(total / 5 * 2);
 	ASSERT_LT(0, hog) TH_LOG("could not start the memory hog");
 	ASSERT_EQ(0, read_stats(&self->base));
-	avail = meminfo("MemAvailable:");
+	avail = meminfo_bytes("MemAvailable:");
 	ASSERT_LT(0, avail);
 	len = (avail + self->base.pooled_bytes + PAGE - 1) & ~(PAGE - 1);
 	EXPECT_EQ(-ENOMEM, heap_alloc(self->fd, len, O_RDWR, 0))
@@ -1074,7 +1073,7 @@ static long long settled_mem_free(void)
 {
 	write_str(DEBUGFS "pool_drain", "1");
 	write_str("/proc/sys/vm/drop_caches", "3");
-	return meminfo("MemFree:") + pcp_pages() * PAGE;
+	return meminfo_bytes("MemFree:") + pcp_pages() * PAGE;
 }
 
 enum sweep_what { SWEEP_ALLOC, SWEEP_RELEASE, SWEEP_SHRINK };
@@ -1112,12 +1111,14 @@ static int sweep_act(int heap, int nth_fd, enum sweep_what what, size_t len,
 	snprintf(num, sizeof(num), "%d", nth);
 	if (pwrite(nth_fd, num, strlen(num), 0) != (ssize_t)strlen(num))
 		return -EBADF;
-	if (what == SWEEP_ALLOC)
-		ret = buf = heap_alloc(heap, len, O_RDWR, 0);
-	else if (what == SWEEP_RELEASE)
+	if (what == SWEEP_ALLOC) {
+		buf = heap_alloc(heap, len, O_RDWR, 0);
+		ret = buf;
+	} else if (what == SWEEP_RELEASE) {
 		close(buf);	/* the release runs before close() returns */
-	else
+	} else {
 		write_str("/proc/sys/vm/drop_caches", "2");
+	}
 	*left = fail_nth_left(nth_fd);	/* > 0: no point failed */
 	pwrite(nth_fd, "0", 1, 0);
 	if (what == SWEEP_ALLOC && buf >= 0)

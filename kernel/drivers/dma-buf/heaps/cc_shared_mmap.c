@@ -24,8 +24,12 @@
 
 #include "cc_shared_heap.h"
 
-/* kernels before pfn_t was retired take the PMD's frame as a pfn_t */
-#if __has_include("linux/pfn_t.h")
+/*
+ * Until pfn_t was retired (6.17), a PMD entry's frame was a pfn_t: the
+ * 6.12 tree's Makefile and the module's Kbuild (from the kernel's headers)
+ * say so with CCSH_PMD_PFN_T.
+ */
+#ifdef CCSH_PMD_PFN_T
 #include <linux/pfn_t.h>
 #define ccsh_pmd_frame(pfn)	__pfn_to_pfn_t(pfn, 0)
 #else
