@@ -585,6 +585,8 @@ static const char *ch_stat_meaning(const char *name)
 		{ "pool_hits", "chunks an allocation reused from the pool" },
 		{ "pool_misses", "lookups that found no chunk that fit" },
 		{ "pool_limit_bytes", "most the pool may keep" },
+		{ "huge_maps", "2 MiB chunks mapped by one PMD entry" },
+		{ "fallback_maps", "chunks mapped page by page on a fault" },
 		{ "emu_shared_pages", "emulation: pages shared" },
 		{ "emu_lost_pages", "emulation: pages lost to failures" },
 		{ "emu_stray_pages", "emulation: pages held, neither shared nor lost" },
