@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 from summarize import KERNEL_TROUBLE  # noqa: E402  (one list of patterns)
 
 KERNEL_LINE = re.compile(r"^\[\s*\d+\.\d+\]")
-STRATEGIES = ("system", "naive", "cold", "warm")
+STRATEGIES = ("system", "naive", "cold", "warm", "fill")
 
 
 def section(lines, name):

@@ -9,7 +9,7 @@ load dir."/plot-settings.gp"
 set terminal pngcairo noenhanced size 1400,600 font "DejaVu Sans,10"
 set output dir."/bench.png"
 set datafile missing "NaN"
-strategies = "system naive cold warm"
+strategies = "system naive cold warm fill"
 file(i) = dir."/".word(strategies, i).".dat"
 
 set multiplot layout 1,2 title title_text
@@ -21,7 +21,7 @@ unset xlabel		# the tics say it: buffer size
 set title "throughput relative to the system heap, by buffer size (median latency)"
 set ylabel "throughput / system heap"
 set yrange [0:*]
-plot for [i=1:4] file(i) using 1:2 with linespoints linetype i \
+plot for [i=1:5] file(i) using 1:2 with linespoints linetype i \
 	linewidth 2 pointsize 1.2 title word(strategies, i), \
 	0.8 with lines dashtype 2 linecolor "gray40" title "target for warm: 0.8"
 
@@ -31,7 +31,7 @@ set logscale y 10
 set yrange [0.05:*]
 set ytics add ("0" 0.1)
 set format y "%.0f"
-plot for [i=1:4] file(i) using 1:($3 > 0 ? $3 : 0.1) with linespoints \
+plot for [i=1:5] file(i) using 1:($3 > 0 ? $3 : 0.1) with linespoints \
 	linetype i linewidth 2 pointsize 1.2 title word(strategies, i), \
 	512 with lines dashtype 2 linecolor "gray40" \
 	title "one call per 2 MiB allocated (512)"

@@ -47,6 +47,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,8 +71,11 @@
 #define ITER_MAX	200
 #define MAX_SIZES	16
 #define ZERO_MAX	(16 * MIB)	/* largest fresh buffer read for zeroing */
+#define FILL_BYTES	(64 * MIB)	/* live at once in a fill iteration */
 
-enum strategy { ST_SYSTEM, ST_NAIVE, ST_COLD, ST_WARM, ST_MAINLINE, ST_COUNT };
+enum strategy {
+	ST_SYSTEM, ST_NAIVE, ST_COLD, ST_WARM, ST_FILL, ST_MAINLINE, ST_COUNT
+};
 
 static const struct {
 	const char *name;
@@ -85,6 +89,8 @@ static const struct {
 		      "pool drained before every iteration" },
 	[ST_WARM] = { "warm", "system_cc_shared",
 		      "pool warmed by one alloc+free of the size" },
+	[ST_FILL] = { "fill", "system_cc_shared",
+		      "pool drained, then 64 MiB of buffers of the size live at once" },
 	[ST_MAINLINE] = { "mainln", "system_cc_shared_mainline",
 			  "mainline's own heap (7.3 benchmark kernels only)" },
 };
@@ -109,6 +115,7 @@ struct config {
 struct row {
 	uint64_t size;
 	unsigned int iters;
+	unsigned int batch;	/* buffers live at once in an iteration */
 	char error[160];	/* set: no measurement */
 	char log_error[160];	/* set: the conversion counts are not valid */
 	double median_us, p99_us, mib_s;
@@ -180,6 +187,12 @@ static const struct target_def {
 	  M_PARTIAL_2M, "==", 0, TS_BLOCKS },
 	{ "warm_partial_2m_per_gib", "warm partial 2M blocks/GiB", ST_WARM,
 	  M_PARTIAL_2M, "==", 0, TS_BLOCKS },
+	{ "fill_share_calls_per_gib", "fill share calls/GiB", ST_FILL,
+	  M_SHARE_CALLS, "<=", 512, TS_ANY },
+	{ "fill_unshare_calls_per_gib", "fill unshare calls/GiB", ST_FILL,
+	  M_UNSHARE_CALLS, "<=", 512, TS_ANY },
+	{ "fill_partial_2m_per_gib", "fill partial 2M blocks/GiB", ST_FILL,
+	  M_PARTIAL_2M, "==", 0, TS_ANY },
 	{ "naive_vs_cold_snp_vmgexits", "naive/cold SNP VMGEXITs", ST_COLD,
 	  T_EXIT_RATIO, ">=", 100, TS_BIG },
 };
@@ -385,6 +398,39 @@ static int alloc_free(int heap, uint64_t size, uint64_t *ns)
 	return 0;
 }
 
+/*
+ * One timed iteration of @n buffers live at once: allocate them all, then
+ * free them all; @ns gets the time per buffer.
+ */
+static int alloc_free_batch(int heap, uint64_t size, unsigned int n,
+			    uint64_t *ns)
+{
+	struct dma_heap_allocation_data data = {
+		.len = size,
+		.fd_flags = O_RDWR | O_CLOEXEC,
+	};
+	int *fds = calloc(n, sizeof(*fds));
+	uint64_t t0 = now_ns();
+	unsigned int i, got;
+	int err = 0;
+
+	if (!fds)
+		return -ENOMEM;
+	for (got = 0; got < n; got++) {
+		data.fd = 0;
+		if (ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &data) < 0) {
+			err = -errno;
+			break;
+		}
+		fds[got] = data.fd;
+	}
+	for (i = 0; i < got; i++)
+		close(fds[i]);
+	*ns = (now_ns() - t0) / n;
+	free(fds);
+	return err;
+}
+
 /* Add the conversion calls in emu_log to the row's tally */
 static void log_collect(struct row *r)
 {
@@ -460,17 +506,20 @@ static void run_row(enum strategy st, int heap, struct row *r)
 		}
 	}
 	for (i = 0; i < r->iters; i++) {
-		if (st == ST_COLD)
+		if (st == ST_COLD || st == ST_FILL)
 			dbg_set("pool_drain", 1);
 		dbg_set("emu_log", 0);
-		err = alloc_free(heap, r->size, &ns[i]);
+		if (r->batch > 1)
+			err = alloc_free_batch(heap, r->size, r->batch, &ns[i]);
+		else
+			err = alloc_free(heap, r->size, &ns[i]);
 		if (err) {
 			snprintf(r->error, sizeof(r->error),
 				 "alloc failed at iteration %u: %s", i + 1,
 				 strerror(-err));
 			goto out;
 		}
-		if (st == ST_COLD)
+		if (st == ST_COLD || st == ST_FILL)
 			dbg_set("pool_drain", 1);
 		log_collect(r);
 	}
@@ -517,7 +566,7 @@ static int64_t fresh_nonzero(enum strategy st, int heap, uint64_t size)
 
 	if (size > ZERO_MAX)
 		return -1;
-	if (st == ST_COLD)
+	if (st == ST_COLD || st == ST_FILL)
 		dbg_set("pool_drain", 1);
 	if (ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &data) < 0)
 		return -1;
@@ -565,7 +614,9 @@ static void run_all(const struct config *cfg)
 			struct row *r = &rows[st][si];
 
 			r->size = cfg->sizes[si];
-			r->iters = iterations(r->size);
+			r->batch = st == ST_FILL && r->size < FILL_BYTES ?
+				   FILL_BYTES / r->size : 1;
+			r->iters = iterations(r->size * r->batch);
 			fmt_size(sz, sizeof(sz), r->size);
 			fprintf(stderr, "ccsh-bench: %-6s %5s x%-3u ",
 				strategies[st].name, sz, r->iters);
@@ -679,7 +730,7 @@ static void row_metrics(unsigned int st, unsigned int si, struct metrics *m)
 {
 	const struct row *r = &rows[st][si], *sys = &rows[ST_SYSTEM][si];
 	const struct ccsh_tally *t = &r->tally;
-	uint64_t bytes = r->size * r->iters;
+	uint64_t bytes = r->size * r->iters * r->batch;
 	bool conv = !r->error[0] && !r->log_error[0];
 	const double count[M_COUNT] = {
 		[M_CALLS] = t->calls,
@@ -968,7 +1019,8 @@ static void json_record(unsigned int st, unsigned int si, bool last)
 	row_metrics(st, si, &m);
 	printf("    {\"strategy\": \"%s\", \"size_bytes\": %" PRIu64
 	       ", \"iterations\": %u, \"bytes_allocated\": %" PRIu64,
-	       strategies[st].name, r->size, r->iters, r->size * r->iters);
+	       strategies[st].name, r->size, r->iters,
+	       r->size * r->iters * r->batch);
 	json_key("error");
 	ok ? printf("null") : json_str(r->error);
 	json_key("conversion_error");
@@ -1203,6 +1255,22 @@ static void choose_pool_limit(struct config *cfg)
 	}
 }
 
+/* A fill iteration holds FILL_BYTES / 4 KiB buffers open at once. */
+static void raise_fd_limit(void)
+{
+	rlim_t want = FILL_BYTES / (4 * KIB) + 64;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want;
+	if (rl.rlim_max < want)
+		rl.rlim_max = want;	/* needs CAP_SYS_RESOURCE, as root has */
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		fprintf(stderr, "ccsh-bench: cannot open %llu files at once: %s\n",
+			(unsigned long long)want, strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
 	static struct stats before, after;
@@ -1210,6 +1278,7 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);	/* whole lines on the console */
 	parse_args(argc, argv, &cfg);
+	raise_fd_limit();
 	check_environment();
 	dbg_get("pool_limit_bytes", &orig.pool_limit);
 	orig.saved = true;

@@ -171,16 +171,9 @@ static unsigned long long page_align(unsigned long long len)
 
 static unsigned long long meminfo_total(void)
 {
-	unsigned long long kb = 0;
-	char line[128];
-	FILE *f = fopen("/proc/meminfo", "re");
+	long long bytes = meminfo_bytes("MemTotal:");
 
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemTotal: %llu kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb * 1024;
+	return bytes > 0 ? bytes : 0;
 }
 
 /* A problem: counted, and the first few of all threads printed. */

@@ -127,21 +127,6 @@ static int write_ll(const char *path, long long val)
 	return write_str(path, num);
 }
 
-/* The value of "@key value" in a file of such lines, or -1. */
-static long long read_key(const char *path, const char *key)
-{
-	char name[64];
-	long long v, found = -1;
-	FILE *f = fopen(path, "re");
-
-	while (f && fscanf(f, "%63s %lld", name, &v) == 2)
-		if (!strcmp(name, key))
-			found = v;
-	if (f)
-		fclose(f);
-	return found;
-}
-
 static void tap(bool ok, const char *name, const char *fmt, ...)
 {
 	char msg[512] = "";

@@ -353,16 +353,7 @@ TEST_F(heap, mapping_at_an_offset_shows_that_part_of_the_buffer)
 /* One counter of the stats file, or -1 where this kernel has none. */
 static long long stat_value(const char *name)
 {
-	long long v, found = -1;
-	char key[64];
-	FILE *f = fopen(DEBUGFS "stats", "re");
-
-	while (f && fscanf(f, "%63s %lld", key, &v) == 2)
-		if (!strcmp(key, name))
-			found = v;
-	if (f)
-		fclose(f);
-	return found;
+	return read_key(DEBUGFS "stats", name);
 }
 
 #define HUGE_SZ	(2UL << 20)
@@ -539,23 +530,6 @@ TEST_F(heap, absurd_length_gives_enomem)
 {
 	EXPECT_EQ(-ENOMEM, heap_alloc(self->fd, 1ULL << 50, O_RDWR, 0));
 	EXPECT_EQ(-ENOMEM, heap_alloc(self->fd, 1ULL << 62, O_RDWR, 0));
-}
-
-/* A /proc/meminfo line such as "MemTotal:" in bytes, or -1024. */
-static long long meminfo_bytes(const char *field)
-{
-	size_t n = strlen(field);
-	long long kb = -1;
-	char line[128];
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, n) &&
-		    sscanf(line + n, " %lld kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb * 1024;
 }
 
 static long long mem_total(void)
@@ -765,7 +739,8 @@ TEST_F(heap, stats_match_the_emulated_page_states)
 
 /* Failure tests run with the pool off, so that every chunk is converted. */
 
-TEST_F(heap, failed_share_leaks_exactly_that_page_and_gives_eio)
+/* The page is cut from a 2 MiB block shared whole: that block is lost. */
+TEST_F(heap, failed_share_leaks_exactly_the_failed_block_and_gives_eio)
 {
 	struct stats now;
 
@@ -774,7 +749,7 @@ TEST_F(heap, failed_share_leaks_exactly_that_page_and_gives_eio)
 	ASSERT_EQ(0, inject_once("share", 0));
 	EXPECT_EQ(-EIO, heap_alloc(self->fd, PAGE, O_RDWR, 0));
 	ASSERT_EQ(0, read_stats(&now));
-	EXPECT_EQ(self->base.leaked_bytes + (long long)PAGE, now.leaked_bytes);
+	EXPECT_EQ(self->base.leaked_bytes + (long long)HUGE_SZ, now.leaked_bytes);
 	EXPECT_EQ(self->base.share_failures + 1, now.share_failures);
 	EXPECT_EQ(self->base.unshare_calls, now.unshare_calls);
 }
@@ -818,33 +793,26 @@ static int undone(const struct conv_call *log, int n, const struct conv_call *s)
 	return times;
 }
 
-#define HOLES 8
-
+/*
+ * 2 MiB and a page: the page's block is shared first, whole, while the
+ * pages are gathered; the 2 MiB chunk's run comes after it and fails.
+ */
 TEST_F(heap, failed_share_converts_back_exactly_the_runs_before_it)
 {
 	struct conv_call log[64];
-	int holes[HOLES], i, n, shares = 0, unshares = 0;
+	int i, n, shares = 0, unshares = 0;
 
 	ASSERT_EQ(0, pool_limit(0));
-	/* free single pages that are not neighbours: the next buffer gets them */
-	for (i = 0; i < HOLES; i++) {
-		holes[i] = heap_alloc(self->fd, PAGE, O_RDWR, 0);
-		ASSERT_LE(0, holes[i]);
-	}
-	for (i = 0; i < HOLES; i += 2)
-		close(holes[i]);
 	ASSERT_EQ(0, write_str(DEBUGFS "emu_log", "0"));
-	/* the budget lets a first run of one page through: a later run fails */
-	ASSERT_EQ(0, inject_once("share", PAGE + 1));
-	EXPECT_EQ(-EIO, heap_alloc(self->fd, 3 * PAGE, O_RDWR, 0));
+	/* the budget lets a first run of one block through: a later run fails */
+	ASSERT_EQ(0, inject_once("share", HUGE_SZ + 1));
+	EXPECT_EQ(-EIO, heap_alloc(self->fd, HUGE_SZ + PAGE, O_RDWR, 0));
 	n = read_conv_log(log, ARRAY_SIZE(log));
-	for (i = 1; i < HOLES; i += 2)
-		close(holes[i]);
 	ASSERT_LE(1, n);
 	for (i = 0; i < n; i++)
 		shares += log[i].dir == 'S';
 	if (shares < 2)
-		SKIP(return, "the pages were neighbours: no run before the failure");
+		SKIP(return, "one run only (no free 2 MiB blocks): none before the failure");
 	/* the runs shared before the failure go back once each; no other */
 	for (i = 0; i < n; i++) {
 		if (log[i].dir == 'U') {
@@ -858,7 +826,8 @@ TEST_F(heap, failed_share_converts_back_exactly_the_runs_before_it)
 	EXPECT_EQ(shares - 1, unshares);
 }
 
-TEST_F(heap, failed_unshare_on_close_leaks_exactly_that_page)
+/* The page's block goes back whole, in one call, which fails. */
+TEST_F(heap, failed_unshare_on_close_leaks_exactly_the_failed_block)
 {
 	struct stats now;
 	int buf;
@@ -870,7 +839,7 @@ TEST_F(heap, failed_unshare_on_close_leaks_exactly_that_page)
 	ASSERT_EQ(0, inject_once("unshare", 0));
 	close(buf);	/* release runs before close() returns */
 	ASSERT_EQ(0, read_stats(&now));
-	EXPECT_EQ(self->base.leaked_bytes + (long long)PAGE, now.leaked_bytes);
+	EXPECT_EQ(self->base.leaked_bytes + (long long)HUGE_SZ, now.leaked_bytes);
 	EXPECT_EQ(self->base.unshare_failures + 1, now.unshare_failures);
 	EXPECT_EQ(self->base.unshare_calls + 1, now.unshare_calls);
 }
@@ -1227,29 +1196,67 @@ static long long memcg_current(const char *cg)
 	return read_ll(path);
 }
 
+#define CCSH_CG "/sys/fs/cgroup/ccsh-test"
+
+/*
+ * memory.current of a fresh cgroup, this process in it, before @n buffers
+ * of @len are allocated (m[0]), while they live (m[1]) and after they are
+ * freed (m[2]). 1: no memory controller; -errno when a step fails.
+ */
+static int charged_around(int heap, size_t len, int n, long long m[3])
+{
+	int bufs[64], i, got = 0, ret = 0;
+	char pid[32];
+
+	if (n > 64)
+		return -EINVAL;
+	if (write_str("/sys/fs/cgroup/cgroup.subtree_control", "+memory"))
+		return 1;
+	mkdir(CCSH_CG, 0755);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (write_str(CCSH_CG "/cgroup.procs", pid))
+		return -EIO;
+	m[0] = memcg_current(CCSH_CG);
+	for (; got < n; got++) {
+		bufs[got] = heap_alloc(heap, len, O_RDWR, 0);
+		if (bufs[got] < 0) {
+			ret = bufs[got];
+			break;
+		}
+	}
+	m[1] = memcg_current(CCSH_CG);
+	for (i = 0; i < got; i++)
+		close(bufs[i]);
+	m[2] = memcg_current(CCSH_CG);
+	write_str("/sys/fs/cgroup/cgroup.procs", pid);
+	rmdir(CCSH_CG);
+	return ret;
+}
+
 TEST_F(heap, allocation_is_charged_to_the_callers_memcg)
 {
-	const char *cg = "/sys/fs/cgroup/ccsh-test";
-	size_t len = 16 << 20;
-	long long before, during, after;
-	char pid[32];
-	int buf;
+	long long len = 16 << 20, m[3];
+	int ret = charged_around(self->fd, len, 1, m);
 
-	if (write_str("/sys/fs/cgroup/cgroup.subtree_control", "+memory"))
+	if (ret == 1)
 		SKIP(return, "no cgroup2 memory controller");
-	mkdir(cg, 0755);
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	ASSERT_EQ(0, write_str("/sys/fs/cgroup/ccsh-test/cgroup.procs", pid));
-	before = memcg_current(cg);
-	buf = heap_alloc(self->fd, len, O_RDWR, 0);
-	ASSERT_LE(0, buf);
-	during = memcg_current(cg);
-	close(buf);
-	after = memcg_current(cg);
-	write_str("/sys/fs/cgroup/cgroup.procs", pid);
-	rmdir(cg);
-	EXPECT_GE(during - before, (long long)len);
-	EXPECT_LT(after, during - (long long)len / 2);
+	ASSERT_EQ(0, ret);
+	EXPECT_GE(m[1] - m[0], len);
+	EXPECT_LT(m[2], m[1] - len / 2);
+}
+
+/* Pieces are charged one by one; the 2 MiB blocks they come from are not. */
+TEST_F(heap, small_buffers_charge_their_pages_not_their_blocks)
+{
+	long long len = 64 << 10, m[3];
+	int ret = charged_around(self->fd, len, 48, m);	/* 3 MiB: 2 blocks */
+
+	if (ret == 1)
+		SKIP(return, "no cgroup2 memory controller");
+	ASSERT_EQ(0, ret);
+	EXPECT_GE(m[1] - m[0], 48 * len);
+	EXPECT_LT(m[1] - m[0], 2 * (long long)HUGE_SZ);
+	EXPECT_LT(m[2], m[1] - 48 * len / 2);
 }
 
 TEST_F(heap, killed_allocator_leaves_nothing_behind)
@@ -1444,9 +1451,10 @@ static int trace_heap(void)
  * pages add up to the buffer. Freed, its chunks are put into the pool;
  * allocated again, they are taken from it without a conversion.
  */
+/* Whole 2 MiB chunks: smaller ones are cut from blocks, untraced. */
 TEST_F(trace, conversion_and_pool_events_fire)
 {
-	const unsigned long long len = (2 << 20) + (64 << 10) + PAGE;
+	const unsigned long long len = 2 * HUGE_SZ;
 	struct stats before, made, freed, again;
 	struct trace_seen t;
 	int buf;

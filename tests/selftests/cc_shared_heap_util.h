@@ -25,6 +25,38 @@
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #endif
 
+/* The value of "@key value" in a file of such lines, or -1. */
+static inline long long read_key(const char *path, const char *key)
+{
+	char name[64];
+	long long v, found = -1;
+	FILE *f = fopen(path, "re");
+
+	while (f && fscanf(f, "%63s %lld", name, &v) == 2)
+		if (!strcmp(name, key))
+			found = v;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* A /proc/meminfo line such as "MemTotal:" in bytes, or -1024. */
+static inline long long meminfo_bytes(const char *field)
+{
+	size_t n = strlen(field);
+	long long kb = -1;
+	char line[128];
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, n) &&
+		    sscanf(line + n, " %lld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb * 1024;
+}
+
 /* Seconds on the monotonic clock. */
 static inline double now(void)
 {

@@ -5,21 +5,25 @@
  * A buffer is a table of chunks: PMD-sized blocks (2 MiB with 4 KiB pages)
  * where the page allocator has them (a whole direct-map large page, so
  * converting it splits nothing), then 64 KiB, then single pages. Chunks
- * come from the pool of already-shared chunks first; the others are
- * allocated private, sorted by physical address and converted to shared
- * one physically contiguous run per call, runs of at most
- * CCSH_RUN_MAX_PAGES. Only then is every chunk zeroed, once, through the shared
- * mapping: content written while a page was private does not survive the
- * conversion, and a pooled chunk still holds its previous user's data.
+ * come from the pool of already-shared chunks first; the smaller ones are
+ * cut from blocks shared whole (cc_shared_carve.c). Only when no block can
+ * be had are chunks allocated private one by one; those, and new blocks,
+ * are sorted by physical address and converted to shared one physically
+ * contiguous run per call, runs of at most CCSH_RUN_MAX_PAGES. Only then
+ * is every chunk zeroed, once, through the shared mapping: content written
+ * while a page was private does not survive the conversion, and a pooled
+ * chunk still holds its previous user's data.
  *
- * Releasing a buffer gives its chunks to the pool while it has room and
- * converts the rest back to private, again one contiguous run per call,
- * before freeing them. A run whose conversion fails, in either direction,
- * is leaked by the conversion seam and never touched again here.
+ * Releasing a buffer gives its pieces back to their blocks and its other
+ * chunks to the pool while it has room, and converts the rest back to
+ * private, again one contiguous run per call, before freeing them. A run
+ * whose conversion fails, in either direction, is leaked by the
+ * conversion seam and never touched again here.
  *
- * While the heap owns a chunk, its state is kept in the private field of
- * its first page.
+ * While the heap owns a chunk, its order and state are kept in the private
+ * field of its first page (ccsh_chunk_set()).
  */
+#include <linux/err.h>
 #include <linux/gfp.h>
 #include <linux/list.h>
 #include <linux/list_sort.h>
@@ -29,7 +33,8 @@
 
 #include "cc_shared_heap.h"
 
-enum { CCSH_PRIVATE, CCSH_SHARED, CCSH_LOST };
+/* a chunk's state; a piece is shared and cut from a block */
+enum { CCSH_PRIVATE, CCSH_SHARED, CCSH_LOST, CCSH_PIECE };
 
 /**
  * struct ccsh_policy - how a buffer's chunks are obtained and converted
@@ -102,7 +107,7 @@ static gfp_t ccsh_gfp(const struct ccsh_policy *pol, unsigned int order)
 
 	/* large chunks are opportunistic: no reclaim, no retries, no noise */
 	if (order)
-		return (GFP_KERNEL_ACCOUNT | __GFP_COMP | __GFP_NOWARN |
+		return (GFP_KERNEL_ACCOUNT | __GFP_NOWARN |
 			__GFP_NORETRY | zero) & ~__GFP_RECLAIM;
 	/* single pages may reclaim, but fail rather than invoke the OOM killer */
 	return GFP_KERNEL_ACCOUNT | __GFP_NOWARN | __GFP_RETRY_MAYFAIL | zero;
@@ -119,14 +124,14 @@ gfp_t ccsh_chunk_gfp(unsigned int order)
 	return ccsh_gfp(&ccsh_policy, order);
 }
 
-static unsigned long ccsh_state(struct scatterlist *sg)
+static unsigned int ccsh_state(struct scatterlist *sg)
 {
-	return page_private(sg_page(sg));
+	return ccsh_chunk_state(sg_page(sg));
 }
 
-static void ccsh_set_state(struct page *page, unsigned long state)
+static void ccsh_set_state(struct page *page, unsigned int state)
 {
-	set_page_private(page, state);
+	ccsh_chunk_set(page, ccsh_chunk_order(page), state);
 }
 
 /* A pooled chunk of any size that fits: it needs no conversion. */
@@ -141,16 +146,37 @@ static struct page *ccsh_pooled_chunk(const struct ccsh_policy *pol,
 		page = ccsh_pool_take(pol->orders[idx],
 				      ccsh_gfp(pol, pol->orders[idx]));
 		if (page) {
-			ccsh_set_state(page, CCSH_SHARED);
+			ccsh_chunk_set(page, pol->orders[idx], CCSH_SHARED);
 			return page;
 		}
 	}
 	return NULL;
 }
 
+/* The largest piece of a shared block that fits in @left; may be ERR_PTR. */
+static struct page *ccsh_piece(const struct ccsh_policy *pol,
+			       unsigned long left, unsigned int idx)
+{
+	unsigned int order;
+	struct page *page;
+
+	for (; pol->pool && idx < pol->nr_orders; idx++) {
+		order = pol->orders[idx];
+		if (left < (PAGE_SIZE << order))
+			continue;
+		page = ccsh_carve_take(order, ccsh_gfp(pol, order));
+		if (page && !IS_ERR(page))
+			ccsh_chunk_set(page, order, CCSH_PIECE);
+		return page;
+	}
+	return NULL;
+}
+
 /*
  * The largest chunk that fits in @left: from the pool if it has one, else
- * new, never larger than the last new one that could be had.
+ * cut from a shared block, else new, never larger than the last new one
+ * that could be had. NULL when memory is short, or ERR_PTR of the -errno
+ * of a block's failed conversion.
  */
 static struct page *ccsh_get_chunk(const struct ccsh_policy *pol,
 				   unsigned long left, unsigned int *idx)
@@ -158,6 +184,8 @@ static struct page *ccsh_get_chunk(const struct ccsh_policy *pol,
 	struct page *page = ccsh_pooled_chunk(pol, left, *idx);
 	unsigned int i, order;
 
+	if (!page && left < (PAGE_SIZE << CCSH_LARGE_ORDER))
+		page = ccsh_piece(pol, left, *idx);
 	if (page)
 		return page;
 	if (pol->pool)
@@ -168,7 +196,7 @@ static struct page *ccsh_get_chunk(const struct ccsh_policy *pol,
 			continue;
 		page = ccsh_alloc_private(ccsh_gfp(pol, order), order);
 		if (page) {
-			ccsh_set_state(page, CCSH_PRIVATE);
+			ccsh_chunk_set(page, order, CCSH_PRIVATE);
 			*idx = i;
 			return page;
 		}
@@ -187,7 +215,8 @@ static int ccsh_by_pfn(void *priv, const struct list_head *a,
 
 /**
  * ccsh_unshare_chunks() - convert shared chunks back to private, free them
- * @chunks: the chunks, linked through page->lru; emptied
+ * @chunks: the chunks, linked through page->lru, each with its order in
+ *	its first page (ccsh_chunk_order()); emptied
  * @merge: convert physically contiguous chunks in a single call
  *
  * A run whose conversion fails is leaked (by the conversion seam).
@@ -204,14 +233,14 @@ void ccsh_unshare_chunks(struct list_head *chunks, bool merge)
 	while (!list_empty(chunks)) {
 		first = list_first_entry(chunks, struct page, lru);
 		last = first;
-		pages = 1U << compound_order(first);
+		pages = 1U << ccsh_chunk_order(first);
 		while (merge && !list_is_last(&last->lru, chunks)) {
 			next = list_next_entry(last, lru);
 			if (page_to_pfn(next) != page_to_pfn(first) + pages ||
-			    pages + (1UL << compound_order(next)) >
+			    pages + (1UL << ccsh_chunk_order(next)) >
 			    CCSH_RUN_MAX_PAGES)
 				break;
-			pages += 1U << compound_order(next);
+			pages += 1U << ccsh_chunk_order(next);
 			last = next;
 		}
 		list_cut_position(&run, chunks, &last->lru);
@@ -219,7 +248,7 @@ void ccsh_unshare_chunks(struct list_head *chunks, bool merge)
 		list_for_each_entry_safe(page, tmp, &run, lru) {
 			list_del(&page->lru);
 			if (!ret)
-				ccsh_free_private(page, compound_order(page));
+				ccsh_free_private(page, ccsh_chunk_order(page));
 		}
 		cond_resched();
 	}
@@ -236,10 +265,10 @@ static int ccsh_gather(const struct ccsh_policy *pol, struct list_head *chunks,
 		if (fatal_signal_pending(current))
 			return -EINTR;
 		page = ccsh_get_chunk(pol, len, &idx);
-		if (!page)
-			return -ENOMEM;
+		if (IS_ERR_OR_NULL(page))
+			return page ? PTR_ERR(page) : -ENOMEM;
 		list_add_tail(&page->lru, chunks);
-		len -= page_size(page);
+		len -= PAGE_SIZE << ccsh_chunk_order(page);
 		(*nents)++;
 	}
 	if (pol->merge)
@@ -334,6 +363,9 @@ static void ccsh_dispose_easy(const struct ccsh_policy *pol,
 		if (ccsh_state(sg) == CCSH_PRIVATE) {
 			ccsh_free_private(page, order);
 			ccsh_drop(sg);
+		} else if (ccsh_state(sg) == CCSH_PIECE) {
+			ccsh_carve_put(page, order);
+			ccsh_drop(sg);
 		} else if (ccsh_state(sg) == CCSH_SHARED && pol->pool &&
 			   ccsh_pool_put(page, order)) {
 			ccsh_drop(sg);
@@ -351,6 +383,8 @@ static void ccsh_dispose_shared(const struct ccsh_policy *pol,
 
 	for_each_sgtable_sg(sgt, sg, i) {
 		if (sg->length && ccsh_state(sg) == CCSH_SHARED) {
+			ccsh_chunk_set(sg_page(sg), get_order(sg->length),
+				       CCSH_SHARED);
 			list_add_tail(&sg_page(sg)->lru, &chunks);
 			ccsh_drop(sg);
 		}
@@ -372,10 +406,12 @@ static void ccsh_dispose_list(struct list_head *chunks)
 	LIST_HEAD(shared);
 
 	list_for_each_entry_safe(page, tmp, chunks, lru) {
-		unsigned int order = compound_order(page);
+		unsigned int order = ccsh_chunk_order(page);
 
 		list_del(&page->lru);
-		if (page_private(page) != CCSH_SHARED)
+		if (ccsh_chunk_state(page) == CCSH_PIECE)
+			ccsh_carve_put(page, order);
+		else if (ccsh_chunk_state(page) != CCSH_SHARED)
 			ccsh_free_private(page, order);
 		else if (!ccsh_pool_put(page, order))
 			list_add_tail(&page->lru, &shared);
@@ -414,16 +450,16 @@ static void ccsh_fill_table(struct sg_table *sgt, struct list_head *chunks)
 
 	list_for_each_entry_safe(page, tmp, chunks, lru) {
 		list_del(&page->lru);
-		sg_set_page(sg, page, page_size(page), 0);
+		sg_set_page(sg, page, PAGE_SIZE << ccsh_chunk_order(page), 0);
 		sg = sg_next(sg);
 	}
 }
 
 /**
  * ccsh_pages_share() - share a table of private chunks and zero them
- * @p: @p->sgt holds chunks the heap owns, each private (page_private 0)
- *	or already shared (from the pool); @p->policy NULL for the current
- *	policy
+ * @p: @p->sgt holds chunks the heap owns, each private or already shared
+ *	(from the pool), state and order set by ccsh_chunk_set();
+ *	@p->policy NULL for the current policy
  *
  * Private chunks are converted one physically contiguous run per call.
  * On failure the failed run is leaked, everything else is disposed of and

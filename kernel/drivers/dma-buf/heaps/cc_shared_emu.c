@@ -37,6 +37,8 @@ static DEFINE_SPINLOCK(ccsh_emu_lock);
 static unsigned long *ccsh_emu_shared;	/* one bit per pfn */
 static unsigned long *ccsh_emu_lost;	/* one bit per pfn */
 static unsigned long *ccsh_emu_held;	/* one bit per pfn: the heap's */
+/* pages after the first of a held allocation that is not compound */
+static unsigned long *ccsh_emu_tail;	/* their reference count is 0 */
 static unsigned long ccsh_emu_nbits;
 static atomic_long_t ccsh_emu_violations_cnt;
 static bool ccsh_emu_naive_mode;
@@ -74,9 +76,10 @@ int ccsh_emu_init(void)
 	ccsh_emu_shared = vzalloc(bytes);
 	ccsh_emu_lost = vzalloc(bytes);
 	ccsh_emu_held = vzalloc(bytes);
+	ccsh_emu_tail = vzalloc(bytes);
 	ccsh_emu_log = vmalloc_array(CCSH_EMU_LOG_MAX, sizeof(*ccsh_emu_log));
 	if (!ccsh_emu_shared || !ccsh_emu_lost || !ccsh_emu_held ||
-	    !ccsh_emu_log) {
+	    !ccsh_emu_tail || !ccsh_emu_log) {
 		ccsh_emu_exit();
 		return -ENOMEM;
 	}
@@ -96,10 +99,12 @@ void ccsh_emu_exit(void)
 	vfree(ccsh_emu_shared);
 	vfree(ccsh_emu_lost);
 	vfree(ccsh_emu_held);
+	vfree(ccsh_emu_tail);
 	vfree(ccsh_emu_log);
 	ccsh_emu_shared = NULL;
 	ccsh_emu_lost = NULL;
 	ccsh_emu_held = NULL;
+	ccsh_emu_tail = NULL;
 	ccsh_emu_log = NULL;
 	ccsh_emu_nbits = 0;
 }
@@ -211,6 +216,8 @@ static void ccsh_emu_got(struct page *page, unsigned int nr)
 		return;
 	spin_lock(&ccsh_emu_lock);
 	bitmap_set(ccsh_emu_held, pfn, nr);
+	if (!PageCompound(page))
+		bitmap_set(ccsh_emu_tail, pfn + 1, nr - 1);
 	spin_unlock(&ccsh_emu_lock);
 }
 
@@ -224,8 +231,10 @@ static bool ccsh_emu_may_free(struct page *page, unsigned int nr)
 	spin_lock(&ccsh_emu_lock);
 	busy = find_next_bit(ccsh_emu_shared, end, pfn) < end ||
 	       find_next_bit(ccsh_emu_lost, end, pfn) < end;
-	if (!busy)
+	if (!busy) {
 		bitmap_clear(ccsh_emu_held, pfn, nr);
+		bitmap_clear(ccsh_emu_tail, pfn, nr);
+	}
 	spin_unlock(&ccsh_emu_lock);
 	if (busy)
 		ccsh_emu_violation("free of a page that is not private", pfn, nr);
@@ -296,7 +305,9 @@ unsigned long ccsh_emu_stray_pages(void)
  *
  * A page the model holds as shared or lost must stay allocated. One whose
  * reference count is 0 went back to the page allocator (a page reused
- * since then escapes this count, so it is a lower bound).
+ * since then escapes this count, so it is a lower bound), unless it is
+ * part of a larger allocation that is not a compound page, and not its
+ * first page: those keep a count of 0 while allocated.
  *
  * Return: the count.
  */
@@ -307,9 +318,11 @@ unsigned long ccsh_emu_freed_unsafe_pages(void)
 	/* a lost page is never also shared: the model clears one for the other */
 	spin_lock(&ccsh_emu_lock);
 	for_each_set_bit(pfn, ccsh_emu_shared, ccsh_emu_nbits)
-		n += !page_count(pfn_to_page(pfn));
+		n += !page_count(pfn_to_page(pfn)) &&
+		     !test_bit(pfn, ccsh_emu_tail);
 	for_each_set_bit(pfn, ccsh_emu_lost, ccsh_emu_nbits)
-		n += !page_count(pfn_to_page(pfn));
+		n += !page_count(pfn_to_page(pfn)) &&
+		     !test_bit(pfn, ccsh_emu_tail);
 	spin_unlock(&ccsh_emu_lock);
 	return n;
 }

@@ -7,6 +7,7 @@
  *   cc_shared_buffer.c     pages of a buffer: allocate, share, zero, release
  *   cc_shared_mmap.c       user mappings, 2 MiB chunks by PMD entries
  *   cc_shared_pool.c       pool of already-shared chunks, its shrinker
+ *   cc_shared_carve.c      small chunks cut from whole shared blocks
  *   cc_shared_convert.c    the one seam that converts pages, fault injection
  *   cc_shared_emu.c        software model of conversions (debug builds)
  *   cc_shared_stats.c      counters and their debugfs view
@@ -25,10 +26,12 @@
 #endif
 
 #include <linux/atomic.h>
+#include <linux/bits.h>
 #include <linux/dma-mapping.h>
 #include <linux/fault-inject.h>
 #include <linux/gfp_types.h>
 #include <linux/memcontrol.h>
+#include <linux/mm_types.h>
 #include <linux/mmzone.h>
 #include <linux/pgtable.h>
 #include <linux/scatterlist.h>
@@ -52,6 +55,30 @@ struct seq_file;
 #define CCSH_NR_ORDERS		3
 extern const unsigned int ccsh_orders[CCSH_NR_ORDERS];
 int ccsh_order_index(unsigned int order);
+#define CCSH_BLOCK_PAGES	BIT(CCSH_LARGE_ORDER)
+
+/*
+ * While the heap owns a chunk, the private field of its first page holds
+ * the chunk's order and, in a buffer, its state (cc_shared_buffer.c). No
+ * chunk is a compound page: small chunks are cut from large ones.
+ */
+#define CCSH_STATE_BITS		4
+
+static inline unsigned int ccsh_chunk_order(const struct page *page)
+{
+	return page_private(page) >> CCSH_STATE_BITS;
+}
+
+static inline unsigned int ccsh_chunk_state(const struct page *page)
+{
+	return page_private(page) & ((1U << CCSH_STATE_BITS) - 1);
+}
+
+static inline void ccsh_chunk_set(struct page *page, unsigned int order,
+				  unsigned int state)
+{
+	set_page_private(page, (unsigned long)order << CCSH_STATE_BITS | state);
+}
 
 /*
  * Most pages converted in one call: 16 MiB, or one large chunk where that
@@ -152,6 +179,12 @@ unsigned long ccsh_pool_shrink(unsigned long pages);
 void ccsh_pool_set_limit(u64 bytes);
 u64 ccsh_pool_get_limit(void);
 void ccsh_pool_debugfs(struct dentry *dir);
+struct page *ccsh_pool_take_block(void);
+
+/* --- cc_shared_carve.c --- */
+struct page *ccsh_carve_take(unsigned int order, gfp_t gfp);
+void ccsh_carve_put(struct page *page, unsigned int order);
+unsigned long ccsh_carve_blocks(void);
 
 /*
  * Seam: the memory cgroup of a chunk passing through the pool. In the

@@ -4,7 +4,9 @@
  *
  * Converting pages is the expensive part of the heap, so chunks of freed
  * buffers stay shared here, up to a limit, and later allocations take
- * them without converting (they are zeroed again by the buffer code). A
+ * them without converting (they are zeroed again by the buffer code).
+ * Small chunks are cut from whole large ones (cc_shared_carve.c), which
+ * come back here only whole. A
  * pooled chunk belongs to no memory cgroup: it is uncharged when it enters
  * the pool and charged to the allocating task when it leaves, with the
  * same allocation flags as a new chunk of its order, so that a cgroup at
@@ -74,6 +76,27 @@ static struct page *ccsh_pool_remove(int slot, unsigned int order)
 }
 
 /**
+ * ccsh_pool_take_block() - take a whole large chunk to cut pieces from
+ *
+ * The chunk stays in no memory cgroup: its pieces are charged one by one
+ * (cc_shared_carve.c). Counted and traced as any take.
+ *
+ * Return: the chunk's first page, or NULL when the pool has none.
+ */
+struct page *ccsh_pool_take_block(void)
+{
+	struct page *page = NULL;
+
+	if (ccsh_memcg_may_take())
+		page = ccsh_pool_remove(ccsh_order_index(CCSH_LARGE_ORDER),
+					CCSH_LARGE_ORDER);
+	if (page)
+		atomic64_inc(&ccsh_stats.pool_hits);
+	trace_ccsh_pool_take(CCSH_LARGE_ORDER, page);
+	return page;
+}
+
+/**
  * ccsh_pool_take() - take a shared chunk of @order out of the pool
  * @order: chunk order
  * @gfp: the flags a new chunk of @order would be allocated with
@@ -111,6 +134,7 @@ static bool ccsh_pool_add(struct page *page, unsigned int order, int slot)
 
 	spin_lock(&ccsh_pool_lock);
 	if (((u64)(ccsh_pool_pages + (1UL << order)) << PAGE_SHIFT) <= ccsh_pool_limit) {
+		ccsh_chunk_set(page, order, 0);
 		list_add(&page->lru, &ccsh_pool_lists[slot]);
 		ccsh_pool_pages += 1UL << order;
 		/* counted before any taker can subtract it */
@@ -163,7 +187,7 @@ static unsigned long ccsh_pool_detach(struct list_head *out, unsigned long pages
 			if (got >= pages)
 				break;
 			list_move_tail(&page->lru, out);
-			got += 1UL << compound_order(page);
+			got += 1UL << ccsh_chunk_order(page);
 		}
 	}
 	ccsh_pool_pages -= got;

@@ -25,6 +25,7 @@ static void ccsh_cycle(struct kunit *test, unsigned long len)
 	ccsh_pages_release(&p);
 }
 
+/* The 64 KiB is cut from a block: the block goes back whole. */
 static void released_chunks_stay_shared_in_the_pool(struct kunit *test)
 {
 	struct ccsh_ctx *ctx = test->priv;
@@ -33,7 +34,7 @@ static void released_chunks_stay_shared_in_the_pool(struct kunit *test)
 	ccsh_pool_set_limit(SZ_16M);
 	ccsh_cycle(test, SZ_2M + SZ_64K);
 	ccsh_snap_take(&now);
-	KUNIT_EXPECT_EQ(test, now.pooled_bytes, (s64)(SZ_2M + SZ_64K));
+	KUNIT_EXPECT_EQ(test, now.pooled_bytes, (s64)(2 * SZ_2M));
 	KUNIT_EXPECT_EQ(test, now.unshare_calls, ctx->base.unshare_calls);
 	KUNIT_EXPECT_EQ(test, (now.emu_shared - ctx->base.emu_shared) * PAGE_SIZE,
 			(unsigned long)now.pooled_bytes);
@@ -109,9 +110,9 @@ static void shrinking_converts_back_and_frees_every_chunk(struct kunit *test)
 	unsigned long got;
 
 	ccsh_pool_set_limit(SZ_16M);
-	ccsh_cycle(test, SZ_2M + SZ_64K + SZ_4K);
+	ccsh_cycle(test, SZ_2M + SZ_64K + SZ_4K);	/* the rest: one block */
 	got = ccsh_pool_shrink(ULONG_MAX);
-	KUNIT_EXPECT_EQ(test, got, (SZ_2M + SZ_64K + SZ_4K) >> PAGE_SHIFT);
+	KUNIT_EXPECT_EQ(test, got, (2 * SZ_2M) >> PAGE_SHIFT);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.pooled_bytes), 0);
 	KUNIT_EXPECT_EQ(test, ccsh_emu_shared_pages(), ctx->base.emu_shared);
 }
@@ -167,6 +168,139 @@ static void shrinking_converts_contiguous_chunks_in_one_call(struct kunit *test)
 	ccsh_pool_shrink(ULONG_MAX);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.unshare_calls) -
 			ctx->base.unshare_calls, 1);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Small chunks cut from whole shared blocks                                */
+/* ---------------------------------------------------------------------- */
+
+/* @len bytes of pieces, or skip: without a free block they prove nothing. */
+static void ccsh_alloc_pieces(struct kunit *test, struct ccsh_pages *p,
+			      unsigned long len)
+{
+	KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(p, len), 0);
+	if (!ccsh_carve_blocks()) {
+		ccsh_pages_release(p);
+		kunit_skip(test, "no free large blocks (fragmented memory)");
+	}
+}
+
+static unsigned long ccsh_block_of(struct ccsh_pages *p)
+{
+	return page_to_pfn(sg_page(p->sgt.sgl)) / CCSH_BLOCK_PAGES;
+}
+
+static void small_buffer_shares_one_whole_aligned_block(struct kunit *test)
+{
+	struct ccsh_emu_call c;
+	struct ccsh_pages p;
+
+	ccsh_alloc_pieces(test, &p, SZ_64K + SZ_4K);
+	KUNIT_EXPECT_EQ(test, ccsh_emu_log_len(), 1UL);
+	KUNIT_ASSERT_TRUE(test, ccsh_emu_log_entry(0, &c));
+	KUNIT_EXPECT_TRUE(test, c.share);
+	KUNIT_EXPECT_EQ(test, c.nr, CCSH_BLOCK_PAGES);
+	KUNIT_EXPECT_EQ(test, c.pfn % CCSH_BLOCK_PAGES, 0UL);
+	KUNIT_EXPECT_EQ(test, page_to_pfn(sg_page(p.sgt.sgl)) / CCSH_BLOCK_PAGES,
+			c.pfn / CCSH_BLOCK_PAGES);
+	ccsh_pages_release(&p);
+}
+
+static void small_buffers_are_cut_from_one_block(struct kunit *test)
+{
+	static const unsigned long sizes[] = { SZ_4K, SZ_64K, SZ_1M };
+	struct ccsh_ctx *ctx = test->priv;
+	struct ccsh_pages p[ARRAY_SIZE(sizes)];
+	struct ccsh_snap now;
+	unsigned int i;
+
+	ccsh_pool_set_limit(SZ_16M);
+	for (i = 0; i < ARRAY_SIZE(sizes); i++)
+		ccsh_alloc_pieces(test, &p[i], sizes[i]);
+	ccsh_snap_take(&now);
+	KUNIT_EXPECT_EQ(test, now.share_calls - ctx->base.share_calls, 1);
+	KUNIT_EXPECT_EQ(test, ccsh_carve_blocks(), 1UL);
+	KUNIT_EXPECT_EQ(test, ccsh_block_of(&p[1]), ccsh_block_of(&p[0]));
+	KUNIT_EXPECT_EQ(test, ccsh_block_of(&p[2]), ccsh_block_of(&p[0]));
+	KUNIT_EXPECT_EQ(test, now.pooled_bytes,
+			(s64)(SZ_2M - SZ_4K - SZ_64K - SZ_1M));
+	for (i = 0; i < ARRAY_SIZE(sizes); i++)
+		ccsh_pages_release(&p[i]);
+}
+
+static void block_goes_to_the_pool_only_when_whole(struct kunit *test)
+{
+	struct ccsh_ctx *ctx = test->priv;
+	struct ccsh_pages a, b;
+
+	ccsh_pool_set_limit(SZ_16M);
+	ccsh_alloc_pieces(test, &a, SZ_64K);
+	ccsh_alloc_pieces(test, &b, SZ_4K);
+	ccsh_pages_release(&a);
+	KUNIT_EXPECT_EQ(test, ccsh_carve_blocks(), 1UL);
+	KUNIT_EXPECT_EQ(test, ccsh_pool_shrink(ULONG_MAX), 0UL);
+	ccsh_pages_release(&b);
+	KUNIT_EXPECT_EQ(test, ccsh_carve_blocks(), 0UL);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.pooled_bytes),
+			(s64)SZ_2M);
+	KUNIT_EXPECT_EQ(test, ccsh_pool_shrink(ULONG_MAX),
+			(unsigned long)CCSH_BLOCK_PAGES);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.unshare_calls) -
+			ctx->base.unshare_calls, 1);
+}
+
+static void without_a_pool_the_last_piece_converts_its_block_back(struct kunit *test)
+{
+	struct ccsh_ctx *ctx = test->priv;
+	struct ccsh_emu_call c;
+	struct ccsh_pages a, b;
+
+	ccsh_pool_set_limit(0);
+	ccsh_alloc_pieces(test, &a, SZ_4K);
+	ccsh_alloc_pieces(test, &b, SZ_64K);
+	ccsh_pages_release(&b);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.unshare_calls),
+			ctx->base.unshare_calls);
+	KUNIT_EXPECT_EQ(test, ccsh_emu_shared_pages() - ctx->base.emu_shared,
+			(unsigned long)CCSH_BLOCK_PAGES);
+	ccsh_pages_release(&a);
+	KUNIT_EXPECT_EQ(test, ccsh_emu_shared_pages(), ctx->base.emu_shared);
+	KUNIT_ASSERT_EQ(test, ccsh_emu_log_len(), 2UL);
+	KUNIT_ASSERT_TRUE(test, ccsh_emu_log_entry(1, &c));
+	KUNIT_EXPECT_FALSE(test, c.share);
+	KUNIT_EXPECT_EQ(test, c.nr, CCSH_BLOCK_PAGES);
+}
+
+static void failed_block_share_fails_the_buffer_and_leaks_the_block(struct kunit *test)
+{
+	struct ccsh_ctx *ctx = test->priv;
+	struct ccsh_pages p;
+
+	ccsh_pool_set_limit(SZ_16M);
+	ccsh_test_fail_nth(test, CCSH_FAIL_SHARE, 1);
+	KUNIT_EXPECT_EQ(test, ccsh_pages_alloc(&p, SZ_4K), -EIO);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.leaked_bytes) -
+			ctx->base.leaked_bytes, (s64)SZ_2M);
+	KUNIT_EXPECT_EQ(test, ccsh_carve_blocks(), 0UL);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.pooled_bytes), 0);
+}
+
+static void reused_piece_never_shows_the_previous_contents(struct kunit *test)
+{
+	struct ccsh_pages p;
+	struct page *first;
+
+	ccsh_pool_set_limit(SZ_16M);
+	ccsh_alloc_pieces(test, &p, SZ_64K);
+	first = sg_page(p.sgt.sgl);
+	memset(page_address(first), 0xa5, SZ_64K);	/* the previous user */
+	ccsh_pages_release(&p);
+
+	ccsh_alloc_pieces(test, &p, SZ_64K);
+	/* only meaningful if the same piece was cut again */
+	KUNIT_ASSERT_PTR_EQ(test, sg_page(p.sgt.sgl), first);
+	KUNIT_EXPECT_NULL(test, memchr_inv(page_address(first), 0, SZ_64K));
+	ccsh_pages_release(&p);
 }
 
 #define CCSH_THREADS	4
@@ -240,6 +374,12 @@ static struct kunit_case ccsh_pool_cases[] = {
 	KUNIT_CASE(shrink_failure_leaks_exactly_the_failed_run),
 	KUNIT_CASE(shrinking_converts_contiguous_chunks_in_one_call),
 	KUNIT_CASE(concurrent_alloc_and_free_keep_counters_exact),
+	KUNIT_CASE(small_buffer_shares_one_whole_aligned_block),
+	KUNIT_CASE(small_buffers_are_cut_from_one_block),
+	KUNIT_CASE(block_goes_to_the_pool_only_when_whole),
+	KUNIT_CASE(without_a_pool_the_last_piece_converts_its_block_back),
+	KUNIT_CASE(failed_block_share_fails_the_buffer_and_leaks_the_block),
+	KUNIT_CASE(reused_piece_never_shows_the_previous_contents),
 	{}
 };
 
