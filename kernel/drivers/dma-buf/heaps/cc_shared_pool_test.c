@@ -174,14 +174,24 @@ static void shrinking_converts_contiguous_chunks_in_one_call(struct kunit *test)
 /* Small chunks cut from whole shared blocks                                */
 /* ---------------------------------------------------------------------- */
 
-/* @len bytes of pieces, or skip: without a free block they prove nothing. */
+/*
+ * @len bytes (below a block) of pieces; skip when the page allocator has
+ * no free block for them to be cut from.
+ */
 static void ccsh_alloc_pieces(struct kunit *test, struct ccsh_pages *p,
 			      unsigned long len)
 {
+	struct page *probe = alloc_pages(GFP_KERNEL | __GFP_NOWARN |
+					 __GFP_NORETRY, CCSH_LARGE_ORDER);
+
+	if (!probe && !ccsh_carve_blocks())
+		kunit_skip(test, "no free large blocks (fragmented memory)");
+	if (probe)
+		__free_pages(probe, CCSH_LARGE_ORDER);
 	KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(p, len), 0);
 	if (!ccsh_carve_blocks()) {
 		ccsh_pages_release(p);
-		kunit_skip(test, "no free large blocks (fragmented memory)");
+		KUNIT_FAIL_AND_ABORT(test, "no block was cut for %lu bytes", len);
 	}
 }
 
