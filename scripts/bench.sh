@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # The benchmark: build everything, boot the VM (4 GiB) with emulated
-# conversions and swiotlb=force, run dma_bench and ccsh-bench --json in it
-# and leave
+# conversions, swiotlb=force and a pool prefilled with 64 MiB at start-up,
+# run the prefill probe, dma_bench, ccsh-mmap-bench and ccsh-bench --json
+# in it and leave
+#   build/bench/prefill_probe.txt  conversion calls of the first 64 MiB
+#                            allocated after boot (1 MiB buffers)
 #   build/bench/dma_bench.txt  DMA map/unmap of 64 MiB, shared vs bounced
 #   build/bench/bench.txt   the table and the targets, as printed in the VM
 #   build/bench/bench.json  every metric and the cost-model parameters
@@ -40,7 +43,8 @@ run_vm() {
 	say "VM: emulated conversions, ccsh-bench (${VM_MEM:-4G}; takes minutes)"
 	VM_MEM=${VM_MEM:-4G} "$REPO/scripts/boot.sh" "$LOG" \
 		"${BENCH_TIMEOUT:-3600}" $(cat "$BASEDIR/boot.args" 2>/dev/null) \
-		swiotlb=force cc_shared_heap.emulate=1 ccsh_run=bench kunit.enable=0
+		swiotlb=force cc_shared_heap.emulate=1 ccsh_run=bench kunit.enable=0 \
+		cc_shared_heap.prefill=64M
 }
 
 case "${1:-}" in
@@ -72,7 +76,12 @@ sed -n '/^CCSH-BEGIN dma_bench/,/^CCSH-END dma_bench/p' "$LOG" |
 # mmap + first touch of 1 GiB: a remap call per page (before) vs per chunk
 sed -n '/^CCSH-BEGIN mmap_bench/,/^CCSH-END mmap_bench/p' "$LOG" |
 	grep -E '^[a-z_0-9]+ -?[0-9]+$' > "$OUT/mmap_bench.txt" || true
+# the first 64 MiB allocated after boot, from a pool prefilled at start-up
+sed -n '/^CCSH-BEGIN prefill_probe/,/^CCSH-END prefill_probe/p' "$LOG" |
+	grep -E '^[a-z_0-9]+ -?[0-9]+$' > "$OUT/prefill_probe.txt" || true
 cat "$OUT/bench.txt"
+echo "--- prefill_probe (cc_shared_heap.prefill=64M) ---"
+cat "$OUT/prefill_probe.txt"
 echo "--- dma_bench (swiotlb=force) ---"
 cat "$OUT/dma_bench.txt"
 echo "--- mmap_bench (mmap + first touch) ---"
