@@ -5,6 +5,7 @@
  * emulated conversions (cc_shared_heap.emulate=1).
  *
  *	ccsh-bench [--json] [--sizes LIST] [--max-bytes N] [--pool-limit N]
+ *	ccsh-bench --prefill-probe
  *
  * Strategies, all in one run:
  *   system  the stock system heap (no conversions);
@@ -31,6 +32,14 @@
  * iteration, so the unshare its share implies is counted. The counts are
  * scaled per GiB allocated (size x iterations) and priced with the model in
  * ccsh-cost-model.h: assumptions, not measurements.
+ *
+ * --prefill-probe measures something else, and only that: booted with
+ * cc_shared_heap.prefill=SIZE, what the first SIZE bytes allocated after
+ * boot convert. It waits (up to a minute) for the background prefill,
+ * then allocates SIZE bytes as 1 MiB buffers all alive at once (small
+ * enough to be cut from the prefilled blocks) and prints one "name value"
+ * per line and the goal: no conversion call. Run it before anything else
+ * touches the heap.
  *
  * Exit status: 0 when the run completed (a failed row or a missed target
  * is reported, not an error), 1 when the environment is missing something
@@ -110,6 +119,7 @@ struct config {
 	uint64_t pool_limit;		/* for cold and warm */
 	const char *pool_limit_from;
 	bool pool_limit_given;
+	bool prefill_probe;
 };
 
 struct row {
@@ -1138,10 +1148,12 @@ static void usage(const char *why)
 		fprintf(stderr, "ccsh-bench: %s\n", why);
 	fprintf(stderr,
 		"usage: ccsh-bench [--json] [--sizes 4K,2M,...] [--max-bytes N] [--pool-limit N]\n"
+		"       ccsh-bench --prefill-probe\n"
 		"  --json        also print a JSON document between CCSH-BENCH-JSON-BEGIN/END\n"
 		"  --sizes       buffer sizes (default 4K,64K,1M,2M,16M,256M,1G)\n"
 		"  --max-bytes   skip sizes above N (default: half of MemTotal)\n"
-		"  --pool-limit  pool_limit_bytes for cold and warm (default: the current value)\n");
+		"  --pool-limit  pool_limit_bytes for cold and warm (default: the current value)\n"
+		"  --prefill-probe  only: the first prefill=SIZE bytes after boot, calls made\n");
 	exit(2);
 }
 
@@ -1211,6 +1223,10 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 			cfg->json = true;
 			continue;
 		}
+		if (!strcmp(opt, "--prefill-probe")) {
+			cfg->prefill_probe = true;
+			continue;
+		}
 		if (!strcmp(opt, "-h") || !strcmp(opt, "--help"))
 			usage(NULL);
 		if (strcmp(opt, "--sizes") && strcmp(opt, "--max-bytes") &&
@@ -1271,6 +1287,70 @@ static void raise_fd_limit(void)
 			(unsigned long long)want, strerror(errno));
 }
 
+#define PREFILL_PARAM	"/sys/module/cc_shared_heap/parameters/prefill"
+#define PROBE_BUF	MIB
+
+/* Milliseconds until the pool holds @want bytes (at most 60 s), or -1 */
+static long wait_for_pool(uint64_t want)
+{
+	const struct timespec tick = { .tv_nsec = 100 * 1000 * 1000 };
+	uint64_t pooled;
+	struct stats s;
+	long ms;
+
+	for (ms = 0; ms <= 60000; ms += 100) {
+		read_stats(&s);
+		if (stat_get(&s, "pooled_bytes", &pooled) && pooled >= want)
+			return ms;
+		nanosleep(&tick, NULL);
+	}
+	return -1;
+}
+
+/* --prefill-probe: see the top of this file */
+static int prefill_probe(void)
+{
+	static struct stats before, after;
+	FILE *f = fopen(PREFILL_PARAM, "re");
+	uint64_t want = 0, shares, ns;
+	unsigned int n;
+	long waited;
+	int heap, err;
+
+	if (f && fscanf(f, "%" SCNu64, &want) != 1)
+		want = 0;
+	if (f)
+		fclose(f);
+	printf("prefill_bytes %" PRIu64 "\n", want);
+	if (!want) {
+		printf("prefill_probe_skipped 1\n");	/* boot with prefill=SIZE */
+		return 0;
+	}
+	n = want / PROBE_BUF;
+	if (!n || n > FILL_BYTES / (4 * KIB))
+		fatal("prefill %" PRIu64 " bytes: not 1 to %" PRIu64 " MiB buffers",
+		      want, FILL_BYTES / (4 * KIB));
+	waited = wait_for_pool(want);
+	printf("prefill_wait_ms %ld\n", waited);
+	if (waited < 0)
+		fatal("the pool never held the %" PRIu64 " prefill bytes", want);
+	heap = open_heap("system_cc_shared");
+	read_stats(&before);
+	err = alloc_free_batch(heap, PROBE_BUF, n, &ns);
+	read_stats(&after);
+	close(heap);
+	if (err)
+		fatal("allocating: %s", strerror(-err));
+	shares = stat_delta(&before, &after, "share_calls");
+	printf("prefill_probe_buffer_bytes %" PRIu64 "\n", PROBE_BUF);
+	printf("prefill_probe_buffers %u\n", n);
+	printf("prefill_first_bytes_share_calls %" PRIu64 "\n", shares);
+	printf("prefill_first_bytes_pool_hits %" PRIu64 "\n",
+	       stat_delta(&before, &after, "pool_hits"));
+	printf("goal_prefill_first_bytes_convert_nothing %d\n", shares == 0);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct stats before, after;
@@ -1279,6 +1359,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);	/* whole lines on the console */
 	parse_args(argc, argv, &cfg);
 	raise_fd_limit();
+	if (cfg.prefill_probe)
+		return prefill_probe();
 	check_environment();
 	dbg_get("pool_limit_bytes", &orig.pool_limit);
 	orig.saved = true;

@@ -383,8 +383,6 @@ static void ccsh_dispose_shared(const struct ccsh_policy *pol,
 
 	for_each_sgtable_sg(sgt, sg, i) {
 		if (sg->length && ccsh_state(sg) == CCSH_SHARED) {
-			ccsh_chunk_set(sg_page(sg), get_order(sg->length),
-				       CCSH_SHARED);
 			list_add_tail(&sg_page(sg)->lru, &chunks);
 			ccsh_drop(sg);
 		}

@@ -211,8 +211,7 @@ static void small_buffer_shares_one_whole_aligned_block(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, c.share);
 	KUNIT_EXPECT_EQ(test, c.nr, CCSH_BLOCK_PAGES);
 	KUNIT_EXPECT_EQ(test, c.pfn % CCSH_BLOCK_PAGES, 0UL);
-	KUNIT_EXPECT_EQ(test, page_to_pfn(sg_page(p.sgt.sgl)) / CCSH_BLOCK_PAGES,
-			c.pfn / CCSH_BLOCK_PAGES);
+	KUNIT_EXPECT_EQ(test, ccsh_block_of(&p), c.pfn / CCSH_BLOCK_PAGES);
 	ccsh_pages_release(&p);
 }
 
