@@ -33,12 +33,14 @@
 #define memcg_kmem_online memcg_kmem_enabled
 #endif
 
-/* vmalloc_array() (6.4) */
+/* vm_flags_set() and vm_flags_clear() (6.3) */
 #ifndef CCSH_HAVE_VM_FLAGS_SET
 /* before 6.3 a driver set a mapping's flags directly */
 #define vm_flags_set(vma, flags) ((vma)->vm_flags |= (flags))
+#define vm_flags_clear(vma, flags) ((vma)->vm_flags &= ~(flags))
 #endif
 
+/* vmalloc_array() (6.4) */
 #ifndef CCSH_HAVE_VMALLOC_ARRAY
 #include <linux/overflow.h>
 #include <linux/vmalloc.h>

@@ -7,31 +7,17 @@
  * unencrypted DMA address and nothing is bounced, even where swiotlb
  * bouncing is forced. The module can only compute that address the way
  * dma-direct does for a device without a DMA offset map, so it maps in
- * place only for such a device: on dma-direct (no DMA ops, so no IOMMU
- * translation the module cannot program), not confined to a restricted
- * DMA pool, cache-coherent (nothing to write back), and able to reach
- * every page within its DMA mask. Every other device gets -EOPNOTSUPP,
- * and an address beyond the mask -EIO: never a bounce through private
- * memory, never a private mapping of a shared page.
+ * place only for a device that ccsh_dma_in_place_ok() accepts (dma-direct
+ * without IOMMU translation, no restricted pool, every page within reach)
+ * and that is cache-coherent (nothing to write back) and has no offset
+ * map. Every other device gets -EINVAL, as from the in-tree heap: never a
+ * bounce through private memory, never a private mapping of a shared page.
  */
 #include <linux/dma-direct.h>
 #include <linux/dma-map-ops.h>
 #include <linux/scatterlist.h>
-#include <linux/swiotlb.h>
 
 #include "cc_shared_heap.h"
-
-static bool ccsh_dma_device_ok(struct device *dev)
-{
-	if (get_dma_ops(dev) || dev->dma_range_map || !dev_is_dma_coherent(dev))
-		return false;
-#ifdef CONFIG_SWIOTLB
-	/* a restricted-dma-pool: the device may touch nothing else */
-	if (dev->dma_io_tlb_mem && dev->dma_io_tlb_mem->for_alloc)
-		return false;
-#endif
-	return true;
-}
 
 /**
  * ccsh_dma_map() - map a buffer's pages for @dev at their shared address
@@ -39,8 +25,8 @@ static bool ccsh_dma_device_ok(struct device *dev)
  * @sgt: the attachment's table; its DMA addresses are filled in
  * @dir: transfer direction (nothing depends on it: nothing is bounced)
  *
- * Return: 0, -EOPNOTSUPP for a device that cannot be given shared memory
- * in place (see above), or -EIO when a page lies beyond its DMA mask.
+ * Return: 0, or -EINVAL for a device that cannot be given shared memory
+ * in place (see above).
  */
 int ccsh_dma_map(struct device *dev, struct sg_table *sgt,
 		 enum dma_data_direction dir)
@@ -48,14 +34,11 @@ int ccsh_dma_map(struct device *dev, struct sg_table *sgt,
 	struct scatterlist *sg;
 	unsigned int i;
 
-	if (!ccsh_dma_device_ok(dev))
-		return -EOPNOTSUPP;
+	if (dev->dma_range_map || !dev_is_dma_coherent(dev) ||
+	    !ccsh_dma_in_place_ok(dev, sgt, true))
+		return -EINVAL;
 	for_each_sgtable_sg(sgt, sg, i) {
-		dma_addr_t addr = phys_to_dma_unencrypted(dev, sg_phys(sg));
-
-		if (!dma_capable(dev, addr, sg->length, true))
-			return -EIO;
-		sg_dma_address(sg) = addr;
+		sg_dma_address(sg) = phys_to_dma_unencrypted(dev, sg_phys(sg));
 		sg_dma_len(sg) = sg->length;
 	}
 	sgt->nents = sgt->orig_nents;

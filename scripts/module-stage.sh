@@ -20,6 +20,10 @@ rsync -c --chmod=F644 --exclude='*_test*' --exclude='*_bench*' \
 	"$REPO"/kernel/drivers/dma-buf/heaps/cc_shared_*.[ch] "$dir/"
 rsync -c --chmod=F644 "${test_only[@]}" \
 	"$REPO"/module/Kbuild "$REPO"/module/cc_shared_*.[ch] "$dir/"
+# the test flavour's second module: the real-DMA rig's importer
+[ "${CCSH_STAGE:-}" = package ] ||
+	rsync -c --chmod=F644 \
+		"$REPO"/kernel/drivers/dma-buf/heaps/cc_shared_edu_test.c "$dir/"
 if [ -f "$REPO/module/dkms.conf" ]; then
 	sed "s/@VERSION@/${2:-0}/" "$REPO/module/dkms.conf" > "$dir/dkms.conf.new"
 	cmp -s "$dir/dkms.conf.new" "$dir/dkms.conf" 2>/dev/null &&

@@ -310,6 +310,35 @@ TEST_F(heap, private_mapping_gives_einval)
 	close(buf);
 }
 
+/* The host can write the pages: nothing may run from them (as noexec). */
+TEST_F(heap, executable_mapping_gives_eperm)
+{
+	int buf = heap_alloc(self->fd, 4 * PAGE, O_RDWR, 0);
+
+	ASSERT_LE(0, buf);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4 * PAGE, PROT_READ | PROT_EXEC,
+				   MAP_SHARED, buf, 0));
+	EXPECT_EQ(EPERM, errno);
+	close(buf);
+}
+
+TEST_F(heap, mapping_cannot_be_made_executable_later)
+{
+	int buf = heap_alloc(self->fd, 4 * PAGE, O_RDWR, 0);
+	char *p;
+
+	ASSERT_LE(0, buf);
+	p = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, buf, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(-1, mprotect(p, 4 * PAGE, PROT_READ | PROT_EXEC));
+	EXPECT_EQ(EACCES, errno);
+	/* still mapped and usable as before */
+	p[0] = 1;
+	EXPECT_EQ(1, p[0]);
+	munmap(p, 4 * PAGE);
+	close(buf);
+}
+
 TEST_F(heap, read_only_buffer_maps_shared_for_reading)
 {
 	int buf = heap_alloc(self->fd, 4 * PAGE, O_RDONLY | O_CLOEXEC, 0);

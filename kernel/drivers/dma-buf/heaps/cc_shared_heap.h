@@ -6,6 +6,7 @@
  *   cc_shared_heap_core.c  the dma-buf object and its ops
  *   cc_shared_buffer.c     pages of a buffer: allocate, share, zero, release
  *   cc_shared_mmap.c       user mappings, 2 MiB chunks by PMD entries
+ *   cc_shared_dma.c        device mappings: in place or refused
  *   cc_shared_pool.c       pool of already-shared chunks, its shrinker
  *   cc_shared_carve.c      small chunks cut from whole shared blocks
  *   cc_shared_convert.c    the one seam that converts pages, fault injection
@@ -88,52 +89,19 @@ static inline void ccsh_chunk_set(struct page *page, unsigned int order,
 				      1UL << CCSH_LARGE_ORDER)
 
 /*
- * Seam: mapping a buffer for a device. Kernels with DMA_ATTR_CC_SHARED map
- * shared memory in place through the DMA core; the module brings its own
- * mapping for kernels before that attribute (module/cc_shared_dma_inplace.c).
+ * Mapping a buffer for a device (cc_shared_dma.c): in place, at the pages'
+ * unencrypted DMA address, or refused with -EINVAL. Kernels with
+ * DMA_ATTR_CC_SHARED map through the DMA core; the module maps in place
+ * itself on kernels before that attribute (module/cc_shared_dma_inplace.c).
  */
-#ifdef DMA_ATTR_CC_SHARED
-static inline int ccsh_dma_map(struct device *dev, struct sg_table *sgt,
-			       enum dma_data_direction dir)
-{
-	return dma_map_sgtable(dev, sgt, dir, DMA_ATTR_CC_SHARED);
-}
-
-static inline void ccsh_dma_unmap(struct device *dev, struct sg_table *sgt,
-				  enum dma_data_direction dir)
-{
-	dma_unmap_sgtable(dev, sgt, dir, DMA_ATTR_CC_SHARED);
-}
-
-/*
- * Sync by DMA address, entry by entry: while the importer holds the table,
- * the dma-buf core may have scrambled its page links (CONFIG_DMABUF_DEBUG
- * does, to catch importers that look at pages), so nothing here may
- * follow them.
- */
-static inline void ccsh_dma_sync(struct device *dev, struct sg_table *sgt,
-				 enum dma_data_direction dir, bool for_cpu)
-{
-	struct scatterlist *sg;
-	unsigned int i;
-
-	for_each_sgtable_dma_sg(sgt, sg, i) {
-		if (for_cpu)
-			dma_sync_single_for_cpu(dev, sg_dma_address(sg),
-						sg_dma_len(sg), dir);
-		else
-			dma_sync_single_for_device(dev, sg_dma_address(sg),
-						   sg_dma_len(sg), dir);
-	}
-}
-#else
+bool ccsh_dma_in_place_ok(struct device *dev, struct sg_table *sgt,
+			  bool forced_bounce_ok);
 int ccsh_dma_map(struct device *dev, struct sg_table *sgt,
 		 enum dma_data_direction dir);
 void ccsh_dma_unmap(struct device *dev, struct sg_table *sgt,
 		    enum dma_data_direction dir);
 void ccsh_dma_sync(struct device *dev, struct sg_table *sgt,
 		   enum dma_data_direction dir, bool for_cpu);
-#endif
 
 /* --- cc_shared_heap_core.c --- */
 struct dma_buf *ccsh_heap_allocate(const char *exp_name, unsigned long len,

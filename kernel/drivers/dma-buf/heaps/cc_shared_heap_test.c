@@ -500,6 +500,10 @@ static void vmap_maps_the_pages_in_buffer_order(struct kunit *test)
 	struct iosys_map map;
 	unsigned int i;
 
+	if (CCSH_TEST_SHARED_BOUNCES_WHEN_FORCED && is_swiotlb_force_bounce(dev)) {
+		ccsh_test_put(dmabuf);
+		kunit_skip(test, "the heap refuses a device this DMA core would bounce for");
+	}
 	KUNIT_ASSERT_EQ(test, dma_buf_vmap_unlocked(dmabuf, &map), 0);
 	for (i = 0; i < dmabuf->size / PAGE_SIZE; i++)
 		memset(map.vaddr + i * PAGE_SIZE, i + 1, PAGE_SIZE);
@@ -560,7 +564,7 @@ static void device_maps_every_page_in_place(struct kunit *test)
 	}
 	if (CCSH_TEST_SHARED_BOUNCES_WHEN_FORCED && is_swiotlb_force_bounce(dev)) {
 		ccsh_test_put(dmabuf);
-		kunit_skip(test, "this DMA core bounces shared memory when forced");
+		kunit_skip(test, "the heap refuses a device this DMA core would bounce for");
 	}
 	/* the buffer's pages in order, without peeking at the importer's table */
 	KUNIT_ASSERT_EQ(test, dma_buf_vmap_unlocked(dmabuf, &map), 0);
@@ -586,16 +590,31 @@ static void device_maps_every_page_in_place(struct kunit *test)
 	ccsh_test_put(dmabuf);
 }
 
+/* Map @dmabuf for @dev; the attachment is detached again. */
+static long ccsh_test_map_errno(struct kunit *test, struct dma_buf *dmabuf,
+				struct device *dev)
+{
+	struct dma_buf_attachment *at = dma_buf_attach(dmabuf, dev);
+	struct sg_table *sgt;
+	long ret;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, at);
+	sgt = dma_buf_map_attachment_unlocked(at, DMA_BIDIRECTIONAL);
+	ret = PTR_ERR_OR_ZERO(sgt);
+	if (!ret)
+		dma_buf_unmap_attachment_unlocked(at, sgt, DMA_BIDIRECTIONAL);
+	dma_buf_detach(dmabuf, at);
+	return ret;
+}
+
 #ifdef CONFIG_ARCH_HAS_DMA_OPS
 static unsigned int ccsh_fake_map_sg_calls;
-static unsigned long ccsh_fake_map_sg_attrs;
 
 static int ccsh_fake_map_sg(struct device *dev, struct scatterlist *sgl,
 			    int nents, enum dma_data_direction dir,
 			    unsigned long attrs)
 {
 	ccsh_fake_map_sg_calls++;
-	ccsh_fake_map_sg_attrs = attrs;
 	return nents;
 }
 
@@ -610,44 +629,53 @@ static const struct dma_map_ops ccsh_fake_ops = {
 	.unmap_sg = ccsh_fake_unmap_sg,
 };
 
-/*
- * The heap maps its attachments with DMA_ATTR_CC_SHARED, in any boot: a
- * device on other DMA ops is refused before they run where the DMA core
- * refuses shared memory there, or the ops see the attribute where it
- * passes it on.
- */
-static void attachment_is_mapped_as_shared_memory(struct kunit *test)
+/* A device on DMA ops of its own would map shared pages as private ones. */
+static void device_on_dma_ops_of_its_own_gets_einval(struct kunit *test)
 {
 	struct dma_buf *dmabuf = ccsh_test_alloc(test, SZ_64K);
 	struct device *dev = ccsh_test_device(test, DMA_BIT_MASK(64));
-	struct dma_buf_attachment *at;
-	struct sg_table *sgt;
 
 	set_dma_ops(dev, &ccsh_fake_ops);
 	ccsh_fake_map_sg_calls = 0;
-	ccsh_fake_map_sg_attrs = 0;
-	at = dma_buf_attach(dmabuf, dev);
-	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, at);
-	sgt = dma_buf_map_attachment_unlocked(at, DMA_BIDIRECTIONAL);
-	if (CCSH_TEST_OTHER_OPS_REFUSE_SHARED) {
-		KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(sgt), -EINVAL);
-		KUNIT_EXPECT_EQ(test, ccsh_fake_map_sg_calls, 0U);
-	} else {
-		KUNIT_EXPECT_EQ(test, ccsh_fake_map_sg_calls, 1U);
-		KUNIT_EXPECT_TRUE(test, ccsh_fake_map_sg_attrs & DMA_ATTR_CC_SHARED);
-	}
-	if (!IS_ERR(sgt))
-		dma_buf_unmap_attachment_unlocked(at, sgt, DMA_BIDIRECTIONAL);
-	dma_buf_detach(dmabuf, at);
+	KUNIT_EXPECT_EQ(test, ccsh_test_map_errno(test, dmabuf, dev), -EINVAL);
+	KUNIT_EXPECT_EQ(test, ccsh_fake_map_sg_calls, 0U);
 	set_dma_ops(dev, NULL);
 	ccsh_test_put(dmabuf);
 }
 #else
-static void attachment_is_mapped_as_shared_memory(struct kunit *test)
+static void device_on_dma_ops_of_its_own_gets_einval(struct kunit *test)
 {
 	kunit_skip(test, "kernel without dma_map_ops (needs ARCH_HAS_DMA_OPS)");
 }
 #endif
+
+/*
+ * A device whose DMA mask stops below the buffer: neither a bounce nor a
+ * DMA core warning, a clean -EINVAL. The heap's pages lie above 16 MiB,
+ * outside ZONE_DMA, which the page allocator gives out last.
+ */
+static void device_that_cannot_reach_the_buffer_gets_einval(struct kunit *test)
+{
+	struct dma_buf *dmabuf = ccsh_test_alloc(test, SZ_64K);
+	struct device *dev = ccsh_test_device(test, DMA_BIT_MASK(24));
+
+	KUNIT_EXPECT_EQ(test, ccsh_test_map_errno(test, dmabuf, dev), -EINVAL);
+	ccsh_test_put(dmabuf);
+}
+
+/* Where this DMA core bounces shared memory (swiotlb=force), no silent bounce. */
+static void device_that_would_be_bounced_gets_einval(struct kunit *test)
+{
+	struct dma_buf *dmabuf = ccsh_test_alloc(test, SZ_64K);
+	struct device *dev = ccsh_test_device(test, DMA_BIT_MASK(64));
+
+	if (!CCSH_TEST_SHARED_BOUNCES_WHEN_FORCED || !is_swiotlb_force_bounce(dev)) {
+		ccsh_test_put(dmabuf);
+		kunit_skip(test, "this DMA core maps shared memory in place here");
+	}
+	KUNIT_EXPECT_EQ(test, ccsh_test_map_errno(test, dmabuf, dev), -EINVAL);
+	ccsh_test_put(dmabuf);
+}
 
 static struct kunit_case ccsh_dmabuf_cases[] = {
 	KUNIT_CASE_PARAM(bad_request_is_rejected_cleanly, ccsh_bad_gen_params),
@@ -656,7 +684,9 @@ static struct kunit_case ccsh_dmabuf_cases[] = {
 	KUNIT_CASE(vmap_maps_the_pages_in_buffer_order),
 	KUNIT_CASE(vmap_twice_returns_one_mapping),
 	KUNIT_CASE(device_maps_every_page_in_place),
-	KUNIT_CASE(attachment_is_mapped_as_shared_memory),
+	KUNIT_CASE(device_on_dma_ops_of_its_own_gets_einval),
+	KUNIT_CASE(device_that_cannot_reach_the_buffer_gets_einval),
+	KUNIT_CASE(device_that_would_be_bounced_gets_einval),
 	{}
 };
 

@@ -160,8 +160,12 @@ static const struct vm_operations_struct ccsh_vm_ops = {
  *	it must outlive the mapping
  * @vma: the mapping, whose vm_pgoff is the first buffer page to map
  *
- * Return: 0, -EINVAL for a private (copy-on-write) mapping, or the
- * -errno of a failed page-table update.
+ * The host can write the pages at any time, so nothing may run from them:
+ * like a file on a noexec mount, an executable mapping gets -EPERM and no
+ * mapping can become executable later (mprotect() gets -EACCES).
+ *
+ * Return: 0, -EINVAL for a private (copy-on-write) mapping, -EPERM for an
+ * executable one, or the -errno of a failed page-table update.
  */
 int ccsh_mmap_pages(struct sg_table *sgt, struct vm_area_struct *vma)
 {
@@ -174,6 +178,9 @@ int ccsh_mmap_pages(struct sg_table *sgt, struct vm_area_struct *vma)
 	/* a read-only buffer's shared mapping has VM_MAYSHARE only */
 	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
+	vm_flags_clear(vma, VM_MAYEXEC);
 	vma->vm_page_prot = pgprot_decrypted(vma->vm_page_prot);
 	/* what remap_pfn_range() would set; VM_HUGEPAGE: no cost to ask */
 	vm_flags_set(vma, VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP |

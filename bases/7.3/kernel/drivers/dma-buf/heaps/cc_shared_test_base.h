@@ -4,12 +4,11 @@
  * mainline's DMA_ATTR_CC_SHARED (Linux 7.3). dma-direct maps shared memory
  * in place unless swiotlb bouncing is forced (swiotlb=force, a restricted
  * pool) or the device cannot reach it; then it bounces it, into a shared
- * pool. Scatterlists mapped by other DMA ops get the attribute passed on.
+ * pool. The heap refuses a device it would be bounced for.
  */
 #ifndef _CC_SHARED_TEST_BASE_H
 #define _CC_SHARED_TEST_BASE_H
 
 #define CCSH_TEST_SHARED_BOUNCES_WHEN_FORCED	1
-#define CCSH_TEST_OTHER_OPS_REFUSE_SHARED	0
 
 #endif /* _CC_SHARED_TEST_BASE_H */
