@@ -27,6 +27,9 @@ gcc "${CFLAGS[@]}" -pthread -o "$ROOT/tests/cc_shared_heap_fuzz" \
 	"$REPO/tests/selftests/cc_shared_heap_fuzz.c"
 gcc "${CFLAGS[@]}" -o "$ROOT/tests/cc_shared_heap_stress" \
 	"$REPO/tests/selftests/cc_shared_heap_stress.c"
+# real DMA by QEMU's edu device (ccsh_run=dma-edu boots only)
+gcc "${CFLAGS[@]}" -o "$ROOT/tests/cc_shared_heap_dma_edu" \
+	"$REPO/tests/selftests/cc_shared_heap_dma_edu.c"
 gcc "${CFLAGS[@]}" -Wno-error -o "$ROOT/tests/dmabuf-heap" \
 	"$SELFTESTS/dmabuf-heaps/dmabuf-heap.c"
 gcc "${CFLAGS[@]}" -o "$ROOT/bin/ccsh-demo" "$REPO/tools/ccsh-demo.c"

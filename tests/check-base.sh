@@ -2,11 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0
 # The tests of one kernel base (BASE, see scripts/lib.sh): build the kernel
 # and the test programs, build the heap in the config matrix, and boot the
-# VM in each configuration. Logs go to the base's build/.../logs/; they are
-# summarized by tests/check.sh.
+# VM in each configuration, then (test flavour) in each topology of the
+# real-DMA rig (tests/dma-edu.sh). Logs go to the base's build/.../logs/;
+# they are summarized by tests/check.sh.
 set -euo pipefail
 here=$(dirname "$0")
 . "$here/../scripts/lib.sh"
+. "$here/dma-edu.sh"
 
 LOGS="$LOGDIR"
 mkdir -p "$LOGS"
@@ -59,3 +61,11 @@ boot plain kunit.enable=0 ccsh_run=plain
 say "$BASE: VM: emulated conversions, registration failing"
 boot regfail kunit.enable=0 cc_shared_heap.emulate=1 \
 	cc_shared_heap.fail_register=1 ccsh_run=regfail
+# real DMA by QEMU's edu device, in each topology (tests/dma-edu.sh); the
+# debug flavour adds nothing to what these prove
+if [ -z "$KFLAVOUR" ]; then
+	for topo in $EDU_TOPOLOGIES; do
+		say "$BASE: VM: real DMA through QEMU's edu device ($topo)"
+		edu_boot boot "$BASE" "$topo"
+	done
+fi

@@ -4,11 +4,13 @@
 # module/targets/): build its test flavour against Debian's headers, pack
 # it with the test programs into an initramfs, and boot the stock vmlinuz
 # under QEMU as tests/check-base.sh boots a patched kernel: emulated
-# conversions, the same with swiotlb=force, a plain boot, and a boot whose
-# registration fails. Logs go to build/module/logs/TARGET/.
+# conversions, the same with swiotlb=force, a plain boot, a boot whose
+# registration fails, and the real-DMA rig's topologies (tests/dma-edu.sh).
+# Logs go to build/module/logs/TARGET/.
 set -euo pipefail
 here=$(dirname "$0")
 . "$here/../scripts/lib.sh"
+. "$here/dma-edu.sh"
 
 target=$1
 LOGS="$REPO/build/module/logs/$target"
@@ -64,6 +66,18 @@ rm -rf "$root"
 cp -a "$REPO/build/initramfs" "$root"
 mkdir -p "$root/modules"
 cp "$KO" "$root/modules/"
+# the real-DMA rig's driver, from the same build; without it the dma-edu
+# boots fail, saying so
+edu_ko="${KO%/*}/cc_shared_edu_test.ko"
+if [ -f "$edu_ko" ]; then
+	cp "$edu_ko" "$root/modules/"
+else
+	say "$target: no $edu_ko: the dma-edu boots will fail"
+fi
+# and the stock kernel's virtio-iommu driver where it is a module (a
+# failure shows in the virtio-iommu boot, and stops nothing else)
+edu_extra_modules "${VMLINUZ%/boot/*}" "$KVER" "$root/modules/extra" ||
+	say "$target: could not copy the virtio-iommu module"
 initrd="$REPO/build/module/initramfs-$KVER.cpio.gz"
 (cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) |
 	gzip -1 > "$initrd"
@@ -88,3 +102,8 @@ boot plain ccsh_run=plain
 say "$target: VM: emulated conversions, registration failing"
 boot regfail cc_shared_heap.emulate=1 cc_shared_heap.fail_register=1 \
 	ccsh_run=regfail
+# real DMA by QEMU's edu device, in each topology (tests/dma-edu.sh)
+for topo in $EDU_TOPOLOGIES; do
+	say "$target: VM: real DMA through QEMU's edu device ($topo)"
+	edu_boot boot "$target" "$topo"
+done

@@ -9,6 +9,7 @@
 set -euo pipefail
 here=$(dirname "$0")
 . "$here/../scripts/lib.sh"
+. "$here/dma-edu.sh"	# EDU_TOPOLOGIES: the real-DMA rig's boots
 
 bases=${CHECK_BASES:-6.12 7.3}
 # "test": the test kernels; "debug": the same with the kernel's sanitizers
@@ -36,6 +37,12 @@ for fl in $flavours; do
 		       "$g/swiotlb=$blogs/swiotlb.log:kunit"
 		       "$g/prefill=$blogs/prefill.log" "$g/plain=$blogs/plain.log"
 		       "$g/regfail=$blogs/regfail.log")
+		# the real-DMA rig boots the test flavour only
+		if [ -z "$kf" ]; then
+			for topo in $EDU_TOPOLOGIES; do
+				runs+=("$g/dma-edu-$topo=$blogs/dma-edu-$topo.log")
+			done
+		fi
 	done
 done
 
@@ -47,6 +54,9 @@ for t in $modules; do
 	runs+=("$t/packaged=$ml/packaged.log:host"
 	       "$t/emulated=$ml/emulated.log" "$t/swiotlb=$ml/swiotlb.log"
 	       "$t/plain=$ml/plain.log" "$t/regfail=$ml/regfail.log")
+	for topo in $EDU_TOPOLOGIES; do
+		runs+=("$t/dma-edu-$topo=$ml/dma-edu-$topo.log")
+	done
 done
 # the DKMS package, built and installed in a throwaway root
 if [ -n "$modules" ] && [ -z "${CHECK_NO_DEB:-}" ]; then

@@ -5,8 +5,8 @@
 usage: summarize.py KUNIT_PY RUN=LOG[:kunit|:host] ...
 
 For every run it counts: the VM reached its end marker; the kernel printed
-no warning, oops or lockdep report; the KUnit results (parsed by the
-kernel tree's own kunit.py) when the run is marked :kunit; and every TAP
+no warning, oops, lockdep report or IOMMU fault; the KUnit results (parsed
+by the kernel tree's own kunit.py) when the run is marked :kunit; and every TAP
 result of the test programs the VM ran. A :host log holds only test
 program sections run on the host. Prints each failure, then one
 closing line "N passed, N failed, N skipped". Exits 1 on any failure.
@@ -23,7 +23,14 @@ KERNEL_TROUBLE = re.compile(
     r'circular locking dependency|suspicious RCU usage|Call Trace:|'
     r'Out of memory|invoked oom-killer|DMA-API: .*(device driver|exceeded)|'
     r'ODEBUG: |'
-    r'unreferenced object|suspected memory leak)')
+    r'unreferenced object|suspected memory leak|'
+    # a device's DMA the IOMMU stopped (Intel, virtio-iommu, AMD, any)
+    r'DMAR: \[DMA (Read|Write)|DMAR: DRHD: handling fault|'
+    r'viommu.*fault|fault from EP \d+|[Ii][Oo][Mm][Mm][Uu] fault|'
+    r'IO_PAGE_FAULT|'
+    # the same seen by QEMU, whose messages share the serial log: a DMA
+    # its IOMMU could not translate, edu handed an address beyond its mask
+    r'detected translation failure|EDU: (clamping|DMA range))')
 TAP_RESULT = re.compile(r'^(not )?ok \d+ (\S+)(.*)$')
 KTAP_LINE = re.compile(r'^(\[[ 0-9.]+\] )?\s*'
                        r'(KTAP version|TAP version|\d+\.\.\d+|(not )?ok \d+|# )')

@@ -57,6 +57,33 @@ static inline long long meminfo_bytes(const char *field)
 	return kb * 1024;
 }
 
+/*
+ * The value of the word "@key=value" of the kernel command line into @val
+ * (at most @size - 1 characters); true if the word is there.
+ */
+static inline bool cmdline_value(const char *key, char *val, size_t size)
+{
+	char line[4096], *word, *save = NULL;
+	size_t n = strlen(key);
+	bool found = false;
+	FILE *f = fopen("/proc/cmdline", "re");
+
+	if (!f)
+		return false;
+	if (!fgets(line, sizeof(line), f))
+		line[0] = 0;
+	fclose(f);
+	for (word = strtok_r(line, "\n ", &save); word;
+	     word = strtok_r(NULL, "\n ", &save)) {
+		if (strncmp(word, key, n) || word[n] != '=')
+			continue;
+		/* the last one counts, as for the kernel's own parameters */
+		snprintf(val, size, "%s", word + n + 1);
+		found = true;
+	}
+	return found;
+}
+
 /* Seconds on the monotonic clock. */
 static inline double now(void)
 {
