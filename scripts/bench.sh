@@ -12,6 +12,9 @@
 #   build/bench/bench.png   throughput vs the system heap, calls per GiB
 #   build/bench/mmap_bench.txt  mmap + first touch of 1 GiB, per page vs
 #                            per chunk vs the system heap
+#   build/bench/dma_edu_bench.txt  device DMA of 64 MiB each way through
+#                            QEMU's edu device, in place vs bounced
+#                            (a second boot)
 #
 #   bench.sh                 build, boot, report
 #   bench.sh --from-log LOG  only cut and plot the result already in LOG
@@ -47,6 +50,22 @@ run_vm() {
 		cc_shared_heap.prefill=64M
 }
 
+# The real-DMA row, in a boot of its own: QEMU's edu device moves 64 MiB
+# each way for the system heap (bounced: swiotlb=force) and the heap (in
+# place), under -icount so that the device's 100 ms timer does not wait
+# (tests/dma-edu.sh). A base whose DMA core bounces shared memory where
+# swiotlb is forced refuses the device there: its row says so.
+run_edu_vm() {
+	. "$REPO/tests/dma-edu.sh"
+	say "VM: real DMA through QEMU's edu device, 64 MiB each way"
+	VM_SMP=1 VM_QEMU_ARGS="-device edu,dma_mask=0xffffffffffffffff $EDU_QEMU_SPEED" \
+		"$REPO/scripts/boot.sh" "$EDU_LOG" "${BENCH_TIMEOUT:-3600}" \
+		$(cat "$BASEDIR/boot.args" 2>/dev/null) swiotlb=force \
+		cc_shared_heap.emulate=1 kunit.enable=0 ccsh_run=dma_edu_bench \
+		cc_shared_edu_test.dma_bits=64
+}
+EDU_LOG="$BUILD/logs/bench-dma-edu.log"
+
 case "${1:-}" in
 --from-log)	[ $# -eq 2 ] || die "usage: bench.sh [--from-log LOG]" ;;
 "")		;;
@@ -59,6 +78,7 @@ if [ $# -eq 2 ]; then
 else
 	build_vm_images		# outside "||": a failed build stops the bench
 	run_vm || vm_ok=$?
+	run_edu_vm || vm_ok=$?
 fi
 
 mkdir -p "$OUT"
@@ -76,6 +96,9 @@ sed -n '/^CCSH-BEGIN dma_bench/,/^CCSH-END dma_bench/p' "$LOG" |
 # mmap + first touch of 1 GiB: a remap call per page (before) vs per chunk
 sed -n '/^CCSH-BEGIN mmap_bench/,/^CCSH-END mmap_bench/p' "$LOG" |
 	grep -E '^[a-z_0-9]+ -?[0-9]+$' > "$OUT/mmap_bench.txt" || true
+# device DMA of 64 MiB each way, in place vs the system heap bounced
+sed -n '/^CCSH-BEGIN dma_edu_bench/,/^CCSH-END dma_edu_bench/p' "$EDU_LOG" \
+	2>/dev/null | grep -E '^edu(_ratio)? ' > "$OUT/dma_edu_bench.txt" || true
 # the first 64 MiB allocated after boot, from a pool prefilled at start-up
 sed -n '/^CCSH-BEGIN prefill_probe/,/^CCSH-END prefill_probe/p' "$LOG" |
 	grep -E '^[a-z_0-9]+ -?[0-9]+$' > "$OUT/prefill_probe.txt" || true
@@ -86,6 +109,8 @@ echo "--- dma_bench (swiotlb=force) ---"
 cat "$OUT/dma_bench.txt"
 echo "--- mmap_bench (mmap + first touch) ---"
 cat "$OUT/mmap_bench.txt"
+echo "--- dma_edu_bench (device DMA through QEMU's edu, swiotlb=force) ---"
+cat "$OUT/dma_edu_bench.txt"
 say "results: ${OUT#"$REPO"/}/bench.txt, bench.json, bench.png"
 # a run that warned, oopsed or hit the OOM killer is not a clean measurement
 [ $report -eq 0 ] || die "the kernel log shows trouble (above); see $LOG"

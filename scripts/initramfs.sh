@@ -35,6 +35,7 @@ gcc "${CFLAGS[@]}" -Wno-error -o "$ROOT/tests/dmabuf-heap" \
 gcc "${CFLAGS[@]}" -o "$ROOT/bin/ccsh-demo" "$REPO/tools/ccsh-demo.c"
 gcc "${CFLAGS[@]}" -o "$ROOT/bin/ccsh-bench" "$REPO/tools/ccsh-bench.c"
 gcc "${CFLAGS[@]}" -o "$ROOT/bin/ccsh-mmap-bench" "$REPO/tools/ccsh-mmap-bench.c"
+gcc "${CFLAGS[@]}" -o "$ROOT/bin/ccsh-dma-edu-bench" "$REPO/tools/ccsh-dma-edu-bench.c"
 gcc "${CFLAGS[@]}" -o "$ROOT/bin/cc-heap" "$REPO/tools/cc-heap.c"
 install -m 0755 "$REPO/tests/selftests/cc_heap_tool_test.sh" \
 	"$ROOT/tests/cc_heap_tool_test"
