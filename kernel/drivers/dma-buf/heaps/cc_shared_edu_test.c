@@ -30,6 +30,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
 #include <linux/io.h>
@@ -67,11 +68,12 @@
  */
 #define EDU_XFER		2048
 /*
- * A transfer runs from a 100 ms timer of the machine's virtual clock: poll
- * a few times per transfer, sleeping in between (with -icount sleep=off
- * the machine's clock jumps over the sleep).
+ * A transfer runs from a 100 ms timer of the machine's virtual clock: sleep
+ * that long, then poll (with -icount sleep=off the machine's clock jumps
+ * over each sleep, so every wake-up costs, not the time slept).
  */
-#define EDU_POLL_US		(20 * USEC_PER_MSEC)
+#define EDU_DMA_US		(100 * USEC_PER_MSEC)
+#define EDU_POLL_US		(5 * USEC_PER_MSEC)
 #define EDU_TIMEOUT_US		(2 * USEC_PER_SEC)
 
 static unsigned int dma_bits = 28;
@@ -121,6 +123,7 @@ static int edu_dma(dma_addr_t addr, u32 len, bool to_ram)
 	writeq(EDU_DMA_RUN | (to_ram ? EDU_DMA_TO_RAM : 0),
 	       edu.regs + EDU_REG_DMA_CMD);
 	edu.transfers++;
+	fsleep(EDU_DMA_US);
 	return readl_poll_timeout(edu.regs + EDU_REG_DMA_CMD, cmd,
 				  !(cmd & EDU_DMA_RUN), EDU_POLL_US,
 				  EDU_TIMEOUT_US);
