@@ -233,36 +233,53 @@ static int edu_attach(int fd)
 	return 0;
 }
 
+static void edu_pages_free(struct sg_table *sgt)
+{
+	struct scatterlist *sg;
+	unsigned int i;
+
+	for_each_sgtable_sg(sgt, sg, i)
+		if (sg_page(sg))
+			__free_page(sg_page(sg));
+	sg_free_table(sgt);
+}
+
+/* @n private pages of the driver's own in @sgt, one per entry; all or none. */
+static int edu_pages_alloc(struct sg_table *sgt, unsigned int n)
+{
+	struct scatterlist *sg;
+	unsigned int i;
+	int ret = sg_alloc_table(sgt, n, GFP_KERNEL);
+
+	if (ret)
+		return ret;
+	for_each_sgtable_sg(sgt, sg, i) {
+		struct page *page = alloc_page(GFP_KERNEL);
+
+		if (!page) {
+			edu_pages_free(sgt);
+			return -ENOMEM;
+		}
+		sg_set_page(sg, page, PAGE_SIZE, 0);
+	}
+	return 0;
+}
+
 /* What the DMA core does with DMA_ATTR_CC_SHARED for this device. */
 static int edu_cc_shared_sg(void)
 {
 #ifdef DMA_ATTR_CC_SHARED
 	struct device *dev = &edu.pdev->dev;
-	struct scatterlist *sg;
 	struct sg_table sgt;
-	unsigned int i;
 	int ret;
 
-	ret = sg_alloc_table(&sgt, 4, GFP_KERNEL);
+	ret = edu_pages_alloc(&sgt, 4);
 	if (ret)
 		return ret;
-	for_each_sgtable_sg(&sgt, sg, i) {
-		struct page *page = alloc_page(GFP_KERNEL);
-
-		if (!page) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		sg_set_page(sg, page, PAGE_SIZE, 0);
-	}
 	ret = dma_map_sgtable(dev, &sgt, DMA_TO_DEVICE, DMA_ATTR_CC_SHARED);
 	if (!ret)
 		dma_unmap_sgtable(dev, &sgt, DMA_TO_DEVICE, DMA_ATTR_CC_SHARED);
-out:
-	for_each_sgtable_sg(&sgt, sg, i)
-		if (sg_page(sg))
-			__free_page(sg_page(sg));
-	sg_free_table(&sgt);
+	edu_pages_free(&sgt);
 	return ret;
 #else
 	return -EOPNOTSUPP;
@@ -318,32 +335,19 @@ static int edu_control_trip(struct sg_table *sgt)
 
 static int edu_control(u32 bytes)
 {
-	unsigned int i, n = bytes >> PAGE_SHIFT;
-	struct scatterlist *sg;
 	struct sg_table sgt;
 	int ret;
 
-	if (!n || bytes % PAGE_SIZE || edu.imp.dmabuf)
-		return edu.imp.dmabuf ? -EBUSY : -EINVAL;
-	ret = sg_alloc_table(&sgt, n, GFP_KERNEL);
+	if (edu.imp.dmabuf)
+		return -EBUSY;
+	if (!bytes || bytes % PAGE_SIZE)
+		return -EINVAL;
+	ret = edu_pages_alloc(&sgt, bytes >> PAGE_SHIFT);
 	if (ret)
 		return ret;
-	for_each_sgtable_sg(&sgt, sg, i) {
-		struct page *page = alloc_page(GFP_KERNEL);
-
-		if (!page) {
-			ret = -ENOMEM;
-			break;
-		}
-		sg_set_page(sg, page, PAGE_SIZE, 0);
-	}
-	if (!ret)
-		ret = edu_control_trip(&sgt);
+	ret = edu_control_trip(&sgt);
 	edu.entries = 0;
-	for_each_sgtable_sg(&sgt, sg, i)
-		if (sg_page(sg))
-			__free_page(sg_page(sg));
-	sg_free_table(&sgt);
+	edu_pages_free(&sgt);
 	return ret;
 }
 
