@@ -112,6 +112,13 @@ static u32 edu_word(u32 seed, u32 i)
 	return x;
 }
 
+/* Word @w of the buffer read @got: count it if it is not @seed's pattern. */
+static void edu_check_word(__le32 got, u32 seed, unsigned long w)
+{
+	if (le32_to_cpu(got) != edu_word(seed, w) && !edu.mismatches++)
+		edu.first_bad = 4 * w;
+}
+
 /* One transfer between the device's buffer and bus address @addr. */
 static int edu_dma(dma_addr_t addr, u32 len, bool to_ram)
 {
@@ -151,12 +158,8 @@ static int edu_piece(dma_addr_t addr, u32 len, unsigned long pos, u32 seed,
 	ret = edu_dma(addr, len, false) ?: edu_dma(edu.scratch_dma, len, true);
 	if (ret)
 		return ret;
-	for (i = 0; i < n; i++) {
-		if (le32_to_cpu(w[i]) == edu_word(seed, pos / 4 + i))
-			continue;
-		if (!edu.mismatches++)
-			edu.first_bad = pos + 4 * i;
-	}
+	for (i = 0; i < n; i++)
+		edu_check_word(w[i], seed, pos / 4 + i);
 	return 0;
 }
 
@@ -301,9 +304,8 @@ static void edu_cpu_pattern(struct sg_table *sgt, u32 seed, bool write)
 		for (i = 0; i < PAGE_SIZE / 4; i++, w++) {
 			if (write)
 				p[i] = cpu_to_le32(edu_word(seed, w));
-			else if (le32_to_cpu(p[i]) != edu_word(seed, w) &&
-				 !edu.mismatches++)
-				edu.first_bad = 4 * w;
+			else
+				edu_check_word(p[i], seed, w);
 		}
 	}
 }
