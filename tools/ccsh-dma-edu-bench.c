@@ -66,24 +66,6 @@ static unsigned long long ns_now(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-/* A buffer of @len bytes from the heap open at @heap: its fd, or -1. */
-static int buf_alloc(int heap, size_t len)
-{
-	struct dma_heap_allocation_data data = {
-		.len = len,
-		.fd_flags = O_RDWR | O_CLOEXEC,
-	};
-
-	return ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &data) ? -1 : (int)data.fd;
-}
-
-static int buf_sync(int buf, unsigned long long flags)
-{
-	struct dma_buf_sync s = { .flags = flags };
-
-	return ioctl(buf, DMA_BUF_IOCTL_SYNC, &s);
-}
-
 /* A sync ioctl, timed into @api. */
 static int timed_sync(int buf, unsigned long long flags,
 		      unsigned long long *api)
@@ -96,17 +78,20 @@ static int timed_sync(int buf, unsigned long long flags,
 }
 
 /* One buffer of @len bytes through the device; the times go into @r. */
-static int move_one(int heap, size_t len, bool to_mem, struct edu_result *r)
+static int move_one(const char *node, size_t len, bool to_mem,
+		    struct edu_result *r)
 {
 	unsigned long long t, api = 0, dev = 0;
 	struct edu_state st;
-	long long first;
+	long long first, used;
 	unsigned int *p;
 	int buf, ret = -1;
 
-	buf = buf_alloc(heap, len);
-	if (buf < 0)
+	buf = alloc_buf(node, len);
+	if (buf < 0) {
+		errno = -buf;
 		return -1;
+	}
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, buf, 0);
 	if (p == MAP_FAILED)
 		goto out;
@@ -114,8 +99,9 @@ static int move_one(int heap, size_t len, bool to_mem, struct edu_result *r)
 	if (edu_cmd("attach %d", buf))
 		goto unmap;
 	api += ns_now() - t;
-	if (swiotlb_slots() > r->slots)
-		r->slots = swiotlb_slots();
+	used = swiotlb_slots();
+	if (used > r->slots)
+		r->slots = used;
 	if (!to_mem) {
 		/* the CPU writes what the device is to read */
 		timed_sync(buf, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE, &api);
@@ -155,18 +141,12 @@ static int move_all(const char *name, size_t total, size_t len, bool to_mem,
 {
 	char node[128];
 	size_t done;
-	int heap, ret = 0;
+	int ret = 0;
 
 	memset(r, 0, sizeof(*r));
 	snprintf(node, sizeof(node), "/dev/dma_heap/%s", name);
-	heap = open(node, O_RDONLY | O_CLOEXEC);
-	if (heap < 0) {
-		fprintf(stderr, "%s: %s\n", node, strerror(errno));
-		return -1;
-	}
 	for (done = 0; done < total && !ret; done += len)
-		ret = move_one(heap, len, to_mem, r);
-	close(heap);
+		ret = move_one(node, len, to_mem, r);
 	if (ret)
 		fprintf(stderr, "%s: %s failed after %zu bytes: %s\n", name,
 			to_mem ? "to_mem" : "from_mem", done - len,

@@ -16,7 +16,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
+
+#include <linux/dma-buf.h>
+#include <linux/dma-heap.h>
 
 #define CTL		"/sys/kernel/debug/cc_shared_edu_test/ctl"
 #define IO_TLB_USED	"/sys/kernel/debug/swiotlb/io_tlb_used"
@@ -44,8 +48,8 @@ static inline void fill_pattern(unsigned int *p, size_t len, unsigned int seed, 
 }
 
 /* Words of @p[0..@len) that differ from the pattern of @seed; the first at *@first. */
-static inline long long wrong_words(const unsigned int *p, size_t len, unsigned int seed,
-			     long long *first)
+static inline long long wrong_words(const unsigned int *p, size_t len,
+				    unsigned int seed, long long *first)
 {
 	long long wrong = 0;
 	unsigned int i;
@@ -111,6 +115,32 @@ static inline long long swiotlb_slots(void)
 	long long v = read_ll(IO_TLB_USED);
 
 	return v < 0 ? 0 : v;
+}
+
+/* A buffer of @len bytes from the heap at @node: its fd, or -errno. */
+static inline int alloc_buf(const char *node, size_t len)
+{
+	struct dma_heap_allocation_data data = {
+		.len = len,
+		.fd_flags = O_RDWR | O_CLOEXEC,
+	};
+	int heap = open(node, O_RDONLY | O_CLOEXEC);
+	int err = 0;
+
+	if (heap < 0)
+		return -errno;
+	if (ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &data) < 0)
+		err = -errno;
+	close(heap);
+	return err ? err : (int)data.fd;
+}
+
+/* A DMA_BUF_IOCTL_SYNC of @buf: 0, or the errno. */
+static inline int buf_sync(int buf, unsigned long long flags)
+{
+	struct dma_buf_sync sync = { .flags = flags };
+
+	return ioctl(buf, DMA_BUF_IOCTL_SYNC, &sync) ? errno : 0;
 }
 
 #endif /* CC_SHARED_EDU_UTIL_H */

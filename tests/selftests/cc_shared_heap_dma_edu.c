@@ -87,31 +87,6 @@ static const char *errno_name(int err)
 	return name ? name : "unknown";
 }
 
-/* A buffer of @len bytes from the heap at @node: its fd, or -errno. */
-static int alloc_buf(const char *node, size_t len)
-{
-	struct dma_heap_allocation_data data = {
-		.len = len,
-		.fd_flags = O_RDWR | O_CLOEXEC,
-	};
-	int heap = open(node, O_RDONLY | O_CLOEXEC);
-	int err = 0;
-
-	if (heap < 0)
-		return -errno;
-	if (ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &data) < 0)
-		err = -errno;
-	close(heap);
-	return err ? err : (int)data.fd;
-}
-
-static int buf_sync(int buf, unsigned long long flags)
-{
-	struct dma_buf_sync sync = { .flags = flags };
-
-	return ioctl(buf, DMA_BUF_IOCTL_SYNC, &sync) ? errno : 0;
-}
-
 /* What became of one buffer sent through the device and back. */
 struct trial {
 	int err;		/* 0, or the errno of the step that failed */
