@@ -8,9 +8,15 @@
 #ifndef _CC_SHARED_COMPAT_H
 #define _CC_SHARED_COMPAT_H
 
+#include <linux/errno.h>
 #include <linux/mmzone.h>
 #include <linux/pgtable.h>
 #include <linux/slab.h>
+
+#ifdef CCSH_FAULT_KNOBS
+/* fail_shrinker=1 (test flavour): the pool's shrinker cannot be had */
+bool ccsh_knob_fail_shrinker(void);
+#endif
 
 /* kzalloc_obj(): 6.12.y backports and later */
 #ifndef kzalloc_obj
@@ -55,10 +61,10 @@
 
 /*
  * shrinker_alloc() and friends (6.7). Before, a shrinker was embedded and
- * named at registration; the heap has a single one, the pool's.
+ * named at registration, which could fail: ccsh_shrinker_register() says
+ * so, and the pool then stays off (no shrinker, no pool).
  */
 #ifndef CCSH_HAVE_SHRINKER_ALLOC
-#include <linux/printk.h>
 #include <linux/shrinker.h>
 
 static inline struct shrinker *ccsh_compat_shrinker_alloc(unsigned int flags)
@@ -70,16 +76,16 @@ static inline struct shrinker *ccsh_compat_shrinker_alloc(unsigned int flags)
 	return s;
 }
 
-void ccsh_pool_set_limit(u64 bytes);
-
-static inline void ccsh_compat_shrinker_register(struct shrinker *s)
+static inline int ccsh_shrinker_register(struct shrinker *s)
 {
-	/* as when shrinker_alloc() fails: no shrinker, no pool */
-	if (register_shrinker(s, "cc_shared_heap-pool")) {
-		pr_warn("cc_shared_heap: no shrinker: pool disabled\n");
-		ccsh_pool_set_limit(0);
-	}
+#ifdef CCSH_FAULT_KNOBS
+	if (ccsh_knob_fail_shrinker())
+		return -ENOMEM;
+#endif
+	return register_shrinker(s, "cc_shared_heap-pool");
 }
+
+#define ccsh_shrinker_register ccsh_shrinker_register
 
 static inline void ccsh_compat_shrinker_free(struct shrinker *s)
 {
@@ -90,8 +96,11 @@ static inline void ccsh_compat_shrinker_free(struct shrinker *s)
 }
 
 #define shrinker_alloc(flags, name) ((void)(name), ccsh_compat_shrinker_alloc(flags))
-#define shrinker_register(s) ccsh_compat_shrinker_register(s)
 #define shrinker_free(s) ccsh_compat_shrinker_free(s)
+#elif defined(CCSH_FAULT_KNOBS)
+/* the test flavour's stand-in for a failed allocation of the shrinker */
+#define shrinker_alloc(flags, name) \
+	(ccsh_knob_fail_shrinker() ? NULL : shrinker_alloc(flags, name))
 #endif
 
 #endif /* _CC_SHARED_COMPAT_H */

@@ -17,11 +17,30 @@
 
 #include <linux/atomic.h>
 #include <linux/debugfs.h>
+#include <linux/moduleparam.h>
 #include <linux/printk.h>
 #include <linux/random.h>
 #include <linux/spinlock.h>
 
 #include "cc_shared_heap.h"
+
+static bool fail_shrinker;
+module_param(fail_shrinker, bool, 0444);
+MODULE_PARM_DESC(fail_shrinker,
+		 "Test only: act as if the pool's shrinker could not be had");
+
+/**
+ * ccsh_knob_fail_shrinker() - whether the pool's shrinker is to fail
+ *
+ * Stock kernels have no fault injection to fail its allocation or
+ * registration: the test flavour's fail_shrinker=1 stands in for it.
+ *
+ * Return: the parameter.
+ */
+bool ccsh_knob_fail_shrinker(void)
+{
+	return fail_shrinker;
+}
 
 struct ccsh_knob {
 	const char *name;

@@ -40,7 +40,7 @@ say "$target: module (packaged flavour)"
 		eval "$info"
 		echo "ok 1 packaged_module_builds # $(( $(date +%s) - start )) s"
 		if nm "$KO" | grep -qE ' (ccsh_emu_init|ccsh_knob_should_fail|ccsh_importer_init)$' ||
-		   modinfo -F parm "$KO" | grep -q fail_register; then
+		   modinfo -F parm "$KO" | grep -qE 'fail_register|fail_shrinker'; then
 			echo "not ok 2 packaged_module_has_no_test_code"
 		else
 			echo "ok 2 packaged_module_has_no_test_code"
@@ -102,6 +102,9 @@ boot plain ccsh_run=plain
 say "$target: VM: emulated conversions, registration failing"
 boot regfail cc_shared_heap.emulate=1 cc_shared_heap.fail_register=1 \
 	ccsh_run=regfail
+say "$target: VM: emulated conversions, no shrinker to be had"
+boot noshrinker cc_shared_heap.emulate=1 cc_shared_heap.pool_limit=8M \
+	cc_shared_heap.fail_shrinker=1 ccsh_run=noshrinker
 # real DMA by QEMU's edu device, in each topology (tests/dma-edu.sh)
 for topo in $EDU_TOPOLOGIES; do
 	say "$target: VM: real DMA through QEMU's edu device ($topo)"

@@ -53,7 +53,8 @@ for t in $modules; do
 	ml="$REPO/build/module/logs/$t"
 	runs+=("$t/packaged=$ml/packaged.log:host"
 	       "$t/emulated=$ml/emulated.log" "$t/swiotlb=$ml/swiotlb.log"
-	       "$t/plain=$ml/plain.log" "$t/regfail=$ml/regfail.log")
+	       "$t/plain=$ml/plain.log" "$t/regfail=$ml/regfail.log"
+	       "$t/noshrinker=$ml/noshrinker.log")
 	for topo in $EDU_TOPOLOGIES; do
 		runs+=("$t/dma-edu-$topo=$ml/dma-edu-$topo.log")
 	done

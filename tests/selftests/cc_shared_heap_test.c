@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -224,6 +225,23 @@ TEST_F(heap, prefilled_pool_serves_the_first_buffer_without_converting)
 	ASSERT_EQ(0, read_stats(&self->base));	/* teardown's baseline */
 }
 
+/*
+ * pooled_bytes once it is at most @bytes, waiting up to 10 s: a write of
+ * the pool_limit parameter shrinks the pool in the background.
+ */
+static long long pooled_settles_at_most(long long bytes)
+{
+	struct stats now = { .pooled_bytes = -1 };
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		if (read_stats(&now) || now.pooled_bytes <= bytes)
+			break;
+		usleep(10 * 1000);
+	}
+	return now.pooled_bytes;
+}
+
 TEST_F(heap, pool_limit_parameter_takes_sizes_and_zero_disables_the_pool)
 {
 	struct stats now;
@@ -231,15 +249,161 @@ TEST_F(heap, pool_limit_parameter_takes_sizes_and_zero_disables_the_pool)
 
 	ASSERT_EQ(0, write_str(PARAMS "pool_limit", "8M"));
 	EXPECT_EQ(8 << 20, read_ll(PARAMS "pool_limit"));
-	ASSERT_EQ(0, read_stats(&now));
-	EXPECT_GE(8 << 20, now.pooled_bytes);
+	EXPECT_GE(8 << 20, pooled_settles_at_most(8 << 20));
 	EXPECT_EQ(-1, write_str(PARAMS "pool_limit", "8X"));
 	EXPECT_EQ(8 << 20, read_ll(PARAMS "pool_limit"));
 	ASSERT_EQ(0, write_str(PARAMS "pool_limit", "0"));
-	ASSERT_EQ(0, read_stats(&now));
-	EXPECT_EQ(0, now.pooled_bytes);
+	EXPECT_EQ(0, pooled_settles_at_most(0));
 	buf = heap_alloc(self->fd, 1 << 20, O_RDWR, 0);
 	ASSERT_LE(0, buf);
+	close(buf);
+	ASSERT_EQ(0, read_stats(&now));
+	EXPECT_EQ(0, now.pooled_bytes);
+}
+
+/*
+ * Whether, within @secs seconds, every page the model holds as shared is
+ * in a buffer or in the pool again, and none it holds is private: no
+ * conversion is left in flight.
+ */
+static bool conversions_settle(int secs)
+{
+	struct stats s;
+	int i;
+
+	for (i = 0; i < secs * 100; i++) {
+		if (read_stats(&s))
+			return false;
+		if (!s.emulated ||
+		    (s.shared_bytes + s.pooled_bytes ==
+		     s.emu_shared_pages * (long long)PAGE && !s.emu_stray_pages))
+			return true;
+		usleep(10 * 1000);
+	}
+	return false;
+}
+
+/* Seconds a write of @val to @path (a read when NULL) takes, or -1. */
+static double timed_io(const char *path, const char *val)
+{
+	double start = now();
+	char buf[64];
+	int fd;
+
+	if (val)
+		return write_str(path, val) ? -1 : now() - start;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || read(fd, buf, sizeof(buf)) <= 0)
+		start = -1;
+	if (fd >= 0)
+		close(fd);
+	return start < 0 ? -1 : now() - start;
+}
+
+/* timed_io() in a child, its result through a pipe; the child's pid. */
+static pid_t timed_io_child(const char *path, const char *val, int *rfd)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (!pid) {
+		double took = timed_io(path, val);
+
+		_exit(write(p[1], &took, sizeof(took)) == sizeof(took) ? 0 : 1);
+	}
+	close(p[1]);
+	*rfd = p[0];
+	return pid;
+}
+
+static double timed_io_result(pid_t pid, int rfd)
+{
+	double took = -1;
+
+	if (read(rfd, &took, sizeof(took)) != sizeof(took))
+		took = -1;
+	close(rfd);
+	waitpid(pid, NULL, 0);
+	return took;
+}
+
+/*
+ * Lowering pool_limit converts the excess back, seconds per GiB on TDX;
+ * a built-in heap's parameter write holds the lock of every built-in
+ * parameter. The write must return at once, and a read of another
+ * parameter meanwhile too, while the pool still shrinks to the bound.
+ */
+TEST_F(heap, pool_limit_write_returns_before_a_slow_shrink_ends)
+{
+	double wrote, read_took;
+	int wfd, rfd, buf;
+	pid_t wpid, rpid;
+
+	if (access(DEBUGFS "emu_convert_ms_per_mib", F_OK))
+		SKIP(return, "needs the emulation's slow conversions");
+	ASSERT_EQ(0, pool_limit(32 << 20));
+	buf = heap_alloc(self->fd, 16 << 20, O_RDWR, 0);
+	ASSERT_LE(0, buf);
+	close(buf);
+	ASSERT_EQ(16 << 20, pooled_settles_at_most(16 << 20));
+	/* 16 MiB to convert back at 200 ms per MiB: 3.2 s */
+	ASSERT_EQ(0, write_str(DEBUGFS "emu_convert_ms_per_mib", "200"));
+	wpid = timed_io_child(PARAMS "pool_limit", "0", &wfd);
+	ASSERT_LT(0, wpid);
+	usleep(100 * 1000);
+	rpid = timed_io_child(PARAMS "prefill", NULL, &rfd);
+	ASSERT_LT(0, rpid);
+	read_took = timed_io_result(rpid, rfd);
+	wrote = timed_io_result(wpid, wfd);
+	EXPECT_LE(0, wrote);
+	EXPECT_LE(0, read_took);
+	EXPECT_GT(1.0, wrote) TH_LOG("the write took %.2f s", wrote);
+	EXPECT_GT(1.0, read_took) TH_LOG("the read took %.2f s", read_took);
+	EXPECT_EQ(0, pooled_settles_at_most(0));
+	write_str(DEBUGFS "emu_convert_ms_per_mib", "0");
+	/* the pool's chunks are out of it at once, converted back later */
+	EXPECT_TRUE(conversions_settle(15));
+}
+
+/* Cut from the read of a boolean parameter: whether it is set. */
+static bool param_set(const char *name)
+{
+	char path[128], val[8] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), PARAMS "%s", name);
+	f = fopen(path, "re");
+	if (f) {
+		if (!fgets(val, sizeof(val), f))
+			val[0] = 0;
+		fclose(f);
+	}
+	return val[0] == 'Y';
+}
+
+/*
+ * Loaded with pool_limit=8M, but with no shrinker to be had (the module's
+ * test flavour, fail_shrinker=1): no shrinker, no pool, whatever was asked.
+ */
+TEST_F(heap, pool_stays_off_without_a_shrinker)
+{
+	struct stats now;
+	int buf;
+
+	if (!param_set("fail_shrinker"))
+		SKIP(return, "load the test module with fail_shrinker=1");
+	EXPECT_EQ(0, read_ll(PARAMS "pool_limit"));
+	EXPECT_EQ(0, read_ll(DEBUGFS "pool_limit_bytes"));
+	buf = heap_alloc(self->fd, 2 << 20, O_RDWR, 0);
+	ASSERT_LE(0, buf);
+	close(buf);
+	buf = heap_alloc(self->fd, 64 << 10, O_RDWR, 0);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, read_stats(&now));
+	EXPECT_EQ(0, now.pooled_bytes);
 	close(buf);
 	ASSERT_EQ(0, read_stats(&now));
 	EXPECT_EQ(0, now.pooled_bytes);
@@ -775,12 +939,18 @@ TEST_F(heap, stats_match_the_emulated_page_states)
 
 /* Failure tests run with the pool off, so that every chunk is converted. */
 
+/*
+ * Room for the unused pages of one block, not for a whole block: a page
+ * is cut from a new block, which can never go to the pool.
+ */
+#define ONE_OPEN_BLOCK	(HUGE_SZ - PAGE)
+
 /* The page is cut from a 2 MiB block shared whole: that block is lost. */
 TEST_F(heap, failed_share_leaks_exactly_the_failed_block_and_gives_eio)
 {
 	struct stats now;
 
-	ASSERT_EQ(0, pool_limit(0));
+	ASSERT_EQ(0, pool_limit(ONE_OPEN_BLOCK));
 	ASSERT_EQ(0, read_stats(&self->base));
 	ASSERT_EQ(0, inject_once("share", 0));
 	EXPECT_EQ(-EIO, heap_alloc(self->fd, PAGE, O_RDWR, 0));
@@ -868,7 +1038,7 @@ TEST_F(heap, failed_unshare_on_close_leaks_exactly_the_failed_block)
 	struct stats now;
 	int buf;
 
-	ASSERT_EQ(0, pool_limit(0));
+	ASSERT_EQ(0, pool_limit(ONE_OPEN_BLOCK));
 	ASSERT_EQ(0, read_stats(&self->base));
 	buf = heap_alloc(self->fd, PAGE, O_RDWR, 0);
 	ASSERT_LE(0, buf);
@@ -1267,6 +1437,141 @@ static int charged_around(int heap, size_t len, int n, long long m[3])
 	write_str("/sys/fs/cgroup/cgroup.procs", pid);
 	rmdir(CCSH_CG);
 	return ret;
+}
+
+#define STRAND_CG	"/sys/fs/cgroup/ccsh-strand"
+#define STRAND_ROUNDS	160
+#define STRAND_KEEP	(1 + 31)	/* a 64 KiB piece, a page per group */
+
+/*
+ * One round of stranding: a 64 KiB piece opens a block, 496 pages fill
+ * it, all but one page per 16-page group are freed. Kept fds go to @keep.
+ * 0, or the -errno of the allocation that failed.
+ */
+static int strand_round(int heap, int *keep)
+{
+	int fds[496], i, n = 0, ret = 0;
+
+	keep[0] = heap_alloc(heap, 64 << 10, O_RDWR, 0);
+	if (keep[0] < 0)
+		return keep[0];
+	for (i = 0; i < 496 && !ret; i++) {
+		fds[i] = heap_alloc(heap, PAGE, O_RDWR, 0);
+		if (fds[i] < 0)
+			ret = fds[i];
+	}
+	for (i = 0; i < 496 && fds[i] >= 0; i++) {
+		if (i % 16 == 0 && n < STRAND_KEEP - 1)
+			keep[1 + n++] = fds[i];
+		else
+			close(fds[i]);
+	}
+	for (i = 1 + n; i < STRAND_KEEP; i++)
+		keep[i] = -1;
+	return ret;
+}
+
+static void close_all(int *fds, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+/*
+ * A task in a 32 MiB cgroup leaves one page per 16 of each block it cut
+ * pieces from: what those blocks hold shared in no buffer, which no one
+ * pays for, stays within the pool's limit. A large request afterwards
+ * gets what the heap can spare, or -ENOMEM before taking anything.
+ */
+TEST_F(heap, memory_stranded_in_blocks_stays_within_the_pool_limit)
+{
+	static int keep[STRAND_ROUNDS * STRAND_KEEP];
+	struct rlimit nofile = { 65536, 65536 };
+	long long limit, worst = 0, big;
+	int r, ret = 0, buf;
+	struct stats now;
+	char pid[32];
+
+	if (write_str("/sys/fs/cgroup/cgroup.subtree_control", "+memory"))
+		SKIP(return, "no cgroup2 memory controller");
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &nofile));
+	ASSERT_EQ(0, pool_limit(self->pool_limit));
+	limit = read_ll(DEBUGFS "pool_limit_bytes");
+	mkdir(STRAND_CG, 0755);
+	ASSERT_EQ(0, write_str(STRAND_CG "/memory.max", "32M"));
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	ASSERT_EQ(0, write_str(STRAND_CG "/cgroup.procs", pid));
+	for (r = 0; r < STRAND_ROUNDS && !ret; r++) {
+		ret = strand_round(self->fd, &keep[r * STRAND_KEEP]);
+		ASSERT_EQ(0, read_stats(&now));
+		if (getenv("CCSH_VERBOSE"))
+			TH_LOG("round %d: pooled %lld hits %lld misses %lld",
+			       r, now.pooled_bytes, now.pool_hits,
+			       now.pool_misses);
+		worst = now.pooled_bytes > worst ? now.pooled_bytes : worst;
+	}
+	write_str("/sys/fs/cgroup/cgroup.procs", pid);
+	TH_LOG("%d rounds (last: %d), pooled at most %lld KiB, limit %lld KiB",
+	       r, ret, worst >> 10, limit >> 10);
+	EXPECT_TRUE(!ret || ret == -ENOMEM);
+	EXPECT_LE(worst, limit);
+	/* what ccsh_spare_bytes() promises at least, beside what is held */
+	big = (meminfo_bytes("MemAvailable") - meminfo_bytes("MemTotal") / 32) &
+	      ~((2LL << 20) - 1);
+	buf = big > 0 ? heap_alloc(self->fd, big, O_RDWR, 0) : -ENOMEM;
+	EXPECT_TRUE(buf >= 0 || buf == -ENOMEM) TH_LOG("%lld bytes: %d", big, buf);
+	if (buf >= 0)
+		close(buf);
+	close_all(keep, r * STRAND_KEEP);
+	rmdir(STRAND_CG);
+}
+
+/* A chunk the pool could not give counts one miss, whatever was tried. */
+TEST_F(heap, new_chunk_counts_one_pool_miss_when_no_block_can_be_had)
+{
+	static const char * const fpa = "/sys/kernel/debug/fail_page_alloc/";
+	struct stats before, after;
+	char path[128];
+	int buf;
+
+	snprintf(path, sizeof(path), "%smin-order", fpa);
+	if (access(path, F_OK))
+		SKIP(return, "no fail_page_alloc (CONFIG_FAIL_PAGE_ALLOC)");
+	ASSERT_EQ(0, write_str(DEBUGFS "pool_drain", "1"));
+	ASSERT_EQ(0, read_stats(&before));
+	/* this task's next allocation of a whole block fails, once */
+	snprintf(path, sizeof(path), "%smin-order", fpa);
+	ASSERT_EQ(0, write_str(path, "9"));
+	snprintf(path, sizeof(path), "%signore-gfp-wait", fpa);
+	ASSERT_EQ(0, write_str(path, "N"));
+	snprintf(path, sizeof(path), "%sverbose", fpa);
+	ASSERT_EQ(0, write_str(path, "0"));
+	snprintf(path, sizeof(path), "%stask-filter", fpa);
+	ASSERT_EQ(0, write_str(path, "Y"));
+	snprintf(path, sizeof(path), "%stimes", fpa);
+	ASSERT_EQ(0, write_str(path, "1"));
+	snprintf(path, sizeof(path), "%sprobability", fpa);
+	ASSERT_EQ(0, write_str(path, "100"));
+	ASSERT_EQ(0, write_str("/proc/self/make-it-fail", "1"));
+	buf = heap_alloc(self->fd, PAGE, O_RDWR, 0);
+	write_str("/proc/self/make-it-fail", "0");
+	write_str(path, "0");
+	snprintf(path, sizeof(path), "%stimes", fpa);
+	write_str(path, "1");
+	snprintf(path, sizeof(path), "%smin-order", fpa);
+	write_str(path, "1");
+	snprintf(path, sizeof(path), "%stask-filter", fpa);
+	write_str(path, "N");
+	snprintf(path, sizeof(path), "%sverbose", fpa);
+	write_str(path, "2");
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, read_stats(&after));
+	close(buf);
+	EXPECT_EQ(before.pool_misses + 1, after.pool_misses);
+	EXPECT_EQ(before.pool_hits, after.pool_hits);
 }
 
 TEST_F(heap, allocation_is_charged_to_the_callers_memcg)

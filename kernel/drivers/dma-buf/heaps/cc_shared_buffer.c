@@ -10,9 +10,11 @@
  * be had are chunks allocated private one by one; those, and new blocks,
  * are sorted by physical address and converted to shared one physically
  * contiguous run per call, runs of at most CCSH_RUN_MAX_PAGES. Only then
- * is every chunk zeroed, once, through the shared mapping: content written
- * while a page was private does not survive the conversion, and a pooled
- * chunk still holds its previous user's data.
+ * is every chunk zeroed, once, through the shared mapping: on some
+ * platforms content written while a page was private does not survive the
+ * conversion, and a pooled chunk still holds its previous user's data. A
+ * new chunk is clean before it is shared as well (ccsh_alloc_private()):
+ * on others (pKVM, s390 PV) sharing hands the host the page as it is.
  *
  * Releasing a buffer gives its pieces back to their blocks and its other
  * chunks to the pool while it has room, and converts the rest back to
@@ -188,14 +190,14 @@ static struct page *ccsh_get_chunk(const struct ccsh_policy *pol,
 		page = ccsh_piece(pol, left, *idx);
 	if (page)
 		return page;
-	if (pol->pool)
-		atomic64_inc(&ccsh_stats.pool_misses);
 	for (i = *idx; i < pol->nr_orders; i++) {
 		order = pol->orders[i];
 		if (left < (PAGE_SIZE << order))
 			continue;
 		page = ccsh_alloc_private(ccsh_gfp(pol, order), order);
 		if (page) {
+			if (pol->pool)
+				atomic64_inc(&ccsh_stats.pool_misses);
 			ccsh_chunk_set(page, order, CCSH_PRIVATE);
 			*idx = i;
 			return page;

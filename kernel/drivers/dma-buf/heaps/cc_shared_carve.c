@@ -17,9 +17,15 @@
  * with, and uncharged when it comes back. Where charges cannot be given
  * (the module), only tasks the heap does not charge get pieces.
  *
- * The unused pages of a block are shared and in no buffer: they count as
- * pooled, but no limit or shrinker can have them before the block is
- * whole again.
+ * The unused pages of open blocks are shared and in no buffer: they count
+ * as pooled, and against the pool's limit, with the pool's own chunks
+ * (cc_shared_pool.c). A new block is opened only while the limit has room
+ * for its unused pages. A piece coming back when even an empty pool would
+ * leave no room for it is converted back to private on its own instead: a
+ * hole, which splits the block's direct-map page but keeps what is held
+ * shared in no buffer within the limit, whoever frees what. A block with
+ * holes never goes back to the pool: when its last piece comes back, its
+ * shared runs are converted back and all of it is freed.
  */
 #include <linux/bitmap.h>
 #include <linux/err.h>
@@ -35,14 +41,20 @@
  * struct ccsh_block - a shared block that pieces are cut from
  * @node: entry on ccsh_open_blocks while some of its pages are unused
  * @page: its first page
- * @unused: pages in no buffer
- * @used: which pages are in a buffer
+ * @unused: shared pages in no buffer, accounted in the pool's limit
+ * @holes: pages converted back to private while the block was open
+ * @lost: a hole's conversion failed: the block can never be freed
+ * @used: which pages are in a buffer, or holes
+ * @hole: which pages are holes
  */
 struct ccsh_block {
 	struct list_head node;
 	struct page *page;
 	unsigned int unused;
+	unsigned int holes;
+	bool lost;
 	DECLARE_BITMAP(used, CCSH_BLOCK_PAGES);
+	DECLARE_BITMAP(hole, CCSH_BLOCK_PAGES);
 };
 
 static DEFINE_MUTEX(ccsh_carve_lock);	/* the blocks, their lists, counts */
@@ -78,6 +90,12 @@ static struct page *ccsh_block_cut(struct ccsh_block *b, unsigned int order)
 	return pfn_to_page(page_to_pfn(b->page) + at);
 }
 
+/* The pages a block's first piece of @order leaves unused. */
+static unsigned long ccsh_block_rest(unsigned int order)
+{
+	return CCSH_BLOCK_PAGES - (1UL << order);
+}
+
 /* A piece of @order from a block already open, or NULL. */
 static struct page *ccsh_cut_open(unsigned int order)
 {
@@ -87,8 +105,10 @@ static struct page *ccsh_cut_open(unsigned int order)
 	mutex_lock(&ccsh_carve_lock);
 	list_for_each_entry(b, &ccsh_open_blocks, node) {
 		piece = ccsh_block_cut(b, order);
-		if (piece)
+		if (piece) {
+			ccsh_pool_carve_release(1UL << order);
 			break;
+		}
 	}
 	mutex_unlock(&ccsh_carve_lock);
 	return piece;
@@ -104,22 +124,35 @@ static void ccsh_block_give_back(struct page *page)
 }
 
 /*
- * A whole shared block in no cgroup: pooled (a pool hit), else new (a
- * miss); NULL or ERR_PTR.
+ * A whole shared block in no cgroup, its unused pages accounted for a
+ * first piece of @order: pooled (@pooled set), else new while the pool's
+ * limit has room for them. NULL, or ERR_PTR of a failed conversion (the
+ * new block is then leaked).
  */
-static struct page *ccsh_block_get(void)
+static struct page *ccsh_block_get(unsigned int order, bool *pooled)
 {
+	unsigned long rest = ccsh_block_rest(order);
 	struct page *page = ccsh_pool_take_block();
 	int ret;
 
-	if (page)
+	*pooled = !!page;
+	if (page) {
+		ccsh_pool_carve_reserve(rest, true);
 		return page;
-	atomic64_inc(&ccsh_stats.pool_misses);
-	page = ccsh_alloc_private(CCSH_BLOCK_GFP, CCSH_LARGE_ORDER);
-	if (!page)
+	}
+	if (!ccsh_pool_carve_reserve(rest, false))
 		return NULL;
+	page = ccsh_alloc_private(CCSH_BLOCK_GFP, CCSH_LARGE_ORDER);
+	if (!page) {
+		ccsh_pool_carve_release(rest);
+		return NULL;
+	}
 	ret = ccsh_share(page, CCSH_BLOCK_PAGES);
-	return ret ? ERR_PTR(ret) : page;	/* a failed block is leaked */
+	if (ret) {
+		ccsh_pool_carve_release(rest);
+		return ERR_PTR(ret);
+	}
+	return page;
 }
 
 /* Open shared block @page for cutting, and cut a piece of @order. */
@@ -139,22 +172,57 @@ static struct page *ccsh_block_open(struct page *page, unsigned int order)
 		piece = ccsh_block_cut(b, order);
 	}
 	mutex_unlock(&ccsh_carve_lock);
-	if (!piece) {
+	if (!piece)
 		kfree(b);
-		return NULL;
-	}
-	atomic64_add((u64)(CCSH_BLOCK_PAGES - (1U << order)) << PAGE_SHIFT,
-		     &ccsh_stats.pooled_bytes);
 	return piece;
 }
 
-/* Mark a piece unused again; a block whole again is closed and returned. */
+/*
+ * A closed block back: whole to the pool, or to private and the page
+ * allocator; with holes, its shared runs to private, then all of it freed.
+ */
+static void ccsh_block_close(struct ccsh_block *b)
+{
+	unsigned long start = 0, end;
+	bool ok = !b->lost;
+
+	if (!b->holes) {
+		ccsh_block_give_back(b->page);
+		return;
+	}
+	while ((start = find_next_zero_bit(b->hole, CCSH_BLOCK_PAGES, start)) <
+	       CCSH_BLOCK_PAGES) {
+		end = find_next_bit(b->hole, CCSH_BLOCK_PAGES, start);
+		if (ccsh_unshare(pfn_to_page(page_to_pfn(b->page) + start),
+				 end - start))
+			ok = false;	/* that run is leaked */
+		start = end;
+	}
+	if (ok)
+		ccsh_free_private(b->page, CCSH_LARGE_ORDER);
+}
+
+/*
+ * A piece back in a block that stays open, with no room to keep it shared:
+ * a hole. Under ccsh_carve_lock, so that no one closes the block meanwhile.
+ */
+static void ccsh_make_hole(struct ccsh_block *b, struct page *piece,
+			   unsigned long at, unsigned int nr)
+{
+	bitmap_set(b->hole, at, nr);
+	b->holes += nr;
+	if (ccsh_unshare(piece, nr))
+		b->lost = true;
+}
+
+/* Mark a piece unused again; a block without pieces is closed. */
 static void ccsh_uncut(struct page *piece, unsigned int order)
 {
 	unsigned long pfn = page_to_pfn(piece);
+	unsigned long at = pfn & (CCSH_BLOCK_PAGES - 1);
 	unsigned int nr = 1U << order;
+	bool closed = false, kept = false;
 	struct ccsh_block *b;
-	bool whole;
 
 	set_page_private(piece, 0);
 	mutex_lock(&ccsh_carve_lock);
@@ -163,25 +231,29 @@ static void ccsh_uncut(struct page *piece, unsigned int order)
 		mutex_unlock(&ccsh_carve_lock);
 		return;
 	}
-	bitmap_clear(b->used, pfn & (CCSH_BLOCK_PAGES - 1), nr);
-	if (!b->unused)
-		list_add(&b->node, &ccsh_open_blocks);
-	b->unused += nr;
-	whole = b->unused == CCSH_BLOCK_PAGES;
-	if (whole) {
-		list_del(&b->node);
+	if (b->unused + b->holes + nr == CCSH_BLOCK_PAGES) {
+		if (b->unused)
+			list_del(&b->node);
 		xa_erase(&ccsh_blocks, pfn >> CCSH_LARGE_ORDER);
 		ccsh_nr_blocks--;
+		ccsh_pool_carve_release(b->unused);
+		closed = true;
+	} else if (ccsh_pool_carve_return(nr)) {
+		bitmap_clear(b->used, at, nr);
+		if (!b->unused)
+			list_add(&b->node, &ccsh_open_blocks);
+		b->unused += nr;
+		kept = true;
+	} else {
+		ccsh_make_hole(b, piece, at, nr);
 	}
 	mutex_unlock(&ccsh_carve_lock);
-	if (!whole) {
-		atomic64_add(PAGE_SIZE << order, &ccsh_stats.pooled_bytes);
-		return;
+	if (kept)
+		ccsh_pool_trim();	/* the pool makes room if it must */
+	if (closed) {
+		ccsh_block_close(b);
+		kfree(b);
 	}
-	atomic64_sub((u64)(CCSH_BLOCK_PAGES - nr) << PAGE_SHIFT,
-		     &ccsh_stats.pooled_bytes);
-	ccsh_block_give_back(b->page);
-	kfree(b);
 }
 
 /**
@@ -190,8 +262,10 @@ static void ccsh_uncut(struct page *piece, unsigned int order)
  * @gfp: the flags a new chunk of @order would be allocated with
  *
  * The piece comes from a block already cut from, else from a whole block
- * of the pool, else from a new block shared whole for it. Only taking a
- * block counts as a pool hit or miss, and is traced: cutting is not.
+ * of the pool, else from a new block shared whole for it while the pool's
+ * limit has room for its unused pages. Only a block opened for a piece
+ * handed out counts, as a pool hit (a pooled block) or a miss (a new
+ * one); cutting from an open block counts as neither, and is not traced.
  *
  * Return: the piece's first page; NULL when no block could be had or the
  * charge failed; ERR_PTR of the conversion's -errno when sharing a new
@@ -199,26 +273,31 @@ static void ccsh_uncut(struct page *piece, unsigned int order)
  */
 struct page *ccsh_carve_take(unsigned int order, gfp_t gfp)
 {
+	bool opened = false, pooled = false;
 	struct page *page;
 
 	if (order >= CCSH_LARGE_ORDER || !ccsh_memcg_may_take())
 		return NULL;
 	page = ccsh_cut_open(order);
-	if (page) {
-		atomic64_sub(PAGE_SIZE << order, &ccsh_stats.pooled_bytes);
-	} else {
-		page = ccsh_block_get();
+	if (!page) {
+		page = ccsh_block_get(order, &pooled);
 		if (IS_ERR_OR_NULL(page))
 			return page;
 		if (!ccsh_block_open(page, order)) {
+			ccsh_pool_carve_release(ccsh_block_rest(order));
 			ccsh_block_give_back(page);
 			return NULL;
 		}
+		opened = true;
 	}
 	if (ccsh_memcg_charge(page, gfp, order)) {
 		ccsh_uncut(page, order);
 		return NULL;
 	}
+	/* a block counts once, when its first piece is handed out */
+	if (opened)
+		atomic64_inc(pooled ? &ccsh_stats.pool_hits :
+				      &ccsh_stats.pool_misses);
 	return page;
 }
 

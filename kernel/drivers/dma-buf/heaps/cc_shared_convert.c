@@ -204,15 +204,21 @@ int ccsh_unshare(struct page *page, unsigned int nr)
 }
 
 /**
- * ccsh_alloc_private() - allocate a private chunk for the heap
+ * ccsh_alloc_private() - allocate a clean private chunk for the heap
  * @gfp: allocation flags
  * @order: allocation order
+ *
+ * The chunk is zeroed here, before anything can share it: where sharing
+ * keeps a page's contents (pKVM protected guests, s390 PV guests), the
+ * host would otherwise read whatever the page held last, another task's
+ * data or the kernel's, until the heap clears it through the shared
+ * mapping.
  *
  * Return: the chunk's first page, or NULL.
  */
 struct page *ccsh_alloc_private(gfp_t gfp, unsigned int order)
 {
-	struct page *page = alloc_pages(gfp, order);
+	struct page *page = alloc_pages(gfp | __GFP_ZERO, order);
 
 	if (page && ccsh_backend->got)
 		ccsh_backend->got(page, 1U << order);

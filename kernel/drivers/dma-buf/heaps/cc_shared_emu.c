@@ -9,10 +9,16 @@
  * holds the pages as lost: so which pages are lost is the model's own
  * record, to be compared with the heap's leak accounting, and a page the
  * heap holds that is neither shared nor lost outside a buffer is a page
- * the heap forgot. Like real hardware the model does not
+ * the heap forgot. Like SEV-SNP and TDX the model does not
  * preserve content across a conversion: every conversion fills the pages
  * with a poison pattern, so a heap that zeroes before sharing hands out
- * poison, as it would hand out ciphertext on SEV. Requests that break the
+ * poison, as it would hand out ciphertext on SEV. Switched to keep
+ * contents instead (debugfs emu_keep_contents), it plays a platform whose
+ * sharing hands the host the page as it is (pKVM, s390 PV). In both modes
+ * it counts the pages that held a non-zero byte when they were shared:
+ * what such a host would have read. It can also be made slow, a delay per
+ * MiB converted (emu_convert_ms_per_mib), as conversions are on TDX.
+ * Requests that break the
  * rules (sharing a shared page, unsharing a private one, touching a lost
  * one, freeing a page that is not private) are refused and counted as
  * violations; tests require that count to stay zero.
@@ -21,6 +27,7 @@
 
 #include <linux/bitmap.h>
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
@@ -41,7 +48,10 @@ static unsigned long *ccsh_emu_held;	/* one bit per pfn: the heap's */
 static unsigned long *ccsh_emu_tail;	/* their reference count is 0 */
 static unsigned long ccsh_emu_nbits;
 static atomic_long_t ccsh_emu_violations_cnt;
+static atomic_long_t ccsh_emu_stale_cnt;	/* pages shared holding data */
 static bool ccsh_emu_naive_mode;
+static bool ccsh_emu_keep_contents;
+static u32 ccsh_emu_ms_per_mib;
 
 /* Tests may run code after each conversion the model carries out. */
 void (*ccsh_emu_test_hook)(bool share);
@@ -132,6 +142,28 @@ static void ccsh_emu_poison(struct page *page, unsigned int nr)
 		       PAGE_SIZE);
 }
 
+/* How many of the @nr pages from @pfn hold a byte that is not 0. */
+static unsigned long ccsh_emu_dirty_pages(unsigned long pfn, unsigned int nr)
+{
+	unsigned long n = 0;
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		n += !!memchr_inv(page_address(pfn_to_page(pfn + i)), 0,
+				  PAGE_SIZE);
+	return n;
+}
+
+/* The delay a slow platform would take to convert @nr pages. */
+static void ccsh_emu_slow(unsigned int nr)
+{
+	u64 ms = (u64)READ_ONCE(ccsh_emu_ms_per_mib) * nr;
+
+	ms = DIV_ROUND_UP_ULL(ms, SZ_1M >> PAGE_SHIFT);
+	if (ms)
+		msleep(ms);
+}
+
 /* Record a call; under ccsh_emu_lock. */
 static void ccsh_emu_log_call(unsigned long pfn, unsigned int nr,
 			      bool share, bool failed)
@@ -154,6 +186,7 @@ static int ccsh_emu_flip(struct page *page, unsigned int nr, bool to_shared)
 		return -EINVAL;
 	}
 
+	ccsh_emu_slow(nr);	/* the pages change state only at the end */
 	spin_lock(&ccsh_emu_lock);
 	ccsh_emu_log_call(pfn, nr, to_shared, false);
 	if (find_next_bit(ccsh_emu_lost, end, pfn) < end)
@@ -172,8 +205,11 @@ static int ccsh_emu_flip(struct page *page, unsigned int nr, bool to_shared)
 		ccsh_emu_violation(err, pfn, nr);
 		return -EINVAL;
 	}
-	/* content does not survive a conversion */
-	ccsh_emu_poison(page, nr);
+	if (to_shared)
+		atomic_long_add(ccsh_emu_dirty_pages(pfn, nr), &ccsh_emu_stale_cnt);
+	/* content does not survive a conversion, unless told to keep it */
+	if (!READ_ONCE(ccsh_emu_keep_contents))
+		ccsh_emu_poison(page, nr);
 	if (ccsh_emu_test_hook)
 		ccsh_emu_test_hook(to_shared);
 	return 0;
@@ -328,6 +364,32 @@ unsigned long ccsh_emu_freed_unsafe_pages(void)
 }
 
 /**
+ * ccsh_emu_stale_pages() - pages that held data when they were shared
+ *
+ * On a platform whose sharing keeps contents, the host could read them.
+ *
+ * Return: the count since boot.
+ */
+unsigned long ccsh_emu_stale_pages(void)
+{
+	return atomic_long_read(&ccsh_emu_stale_cnt);
+}
+
+/**
+ * ccsh_emu_set_keep_contents() - play a platform whose sharing keeps data
+ * @keep: true to keep contents across conversions, false to poison them
+ *
+ * Return: the mode before.
+ */
+bool ccsh_emu_set_keep_contents(bool keep)
+{
+	bool was = READ_ONCE(ccsh_emu_keep_contents);
+
+	WRITE_ONCE(ccsh_emu_keep_contents, keep);
+	return was;
+}
+
+/**
  * ccsh_emu_violations() - refused requests since boot
  *
  * Return: the count; anything but 0 is a heap bug.
@@ -375,6 +437,7 @@ void ccsh_emu_show(struct seq_file *m)
 	seq_printf(m, "emu_freed_unsafe_pages %lu\n",
 		   ccsh_emu_freed_unsafe_pages());
 	seq_printf(m, "emu_violations %lu\n", ccsh_emu_violations());
+	seq_printf(m, "emu_stale_shared_pages %lu\n", ccsh_emu_stale_pages());
 }
 
 /**
@@ -507,11 +570,15 @@ static const struct file_operations ccsh_emu_log_fops = {
 };
 
 /**
- * ccsh_emu_debugfs() - add the call log and the naive-mode switch
+ * ccsh_emu_debugfs() - add the call log and the model's switches
  * @dir: the heap's debugfs directory
  */
 void ccsh_emu_debugfs(struct dentry *dir)
 {
 	debugfs_create_file("emu_log", 0600, dir, NULL, &ccsh_emu_log_fops);
 	debugfs_create_bool("naive", 0600, dir, &ccsh_emu_naive_mode);
+	debugfs_create_bool("emu_keep_contents", 0600, dir,
+			    &ccsh_emu_keep_contents);
+	debugfs_create_u32("emu_convert_ms_per_mib", 0600, dir,
+			   &ccsh_emu_ms_per_mib);
 }

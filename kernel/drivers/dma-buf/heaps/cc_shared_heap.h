@@ -148,6 +148,11 @@ void ccsh_pool_set_limit(u64 bytes);
 u64 ccsh_pool_get_limit(void);
 void ccsh_pool_debugfs(struct dentry *dir);
 struct page *ccsh_pool_take_block(void);
+bool ccsh_pool_carve_reserve(unsigned long pages, bool pooled);
+void ccsh_pool_carve_release(unsigned long pages);
+bool ccsh_pool_carve_return(unsigned long pages);
+unsigned long ccsh_pool_whole_bytes(void);
+void ccsh_pool_trim(void);
 
 /* --- cc_shared_carve.c --- */
 struct page *ccsh_carve_take(unsigned int order, gfp_t gfp);
@@ -284,6 +289,8 @@ unsigned long ccsh_emu_log_len(void);
 bool ccsh_emu_log_entry(unsigned long i, struct ccsh_emu_call *call);
 void ccsh_emu_log_clear(void);
 unsigned long ccsh_emu_violations(void);
+unsigned long ccsh_emu_stale_pages(void);
+bool ccsh_emu_set_keep_contents(bool keep);
 bool ccsh_emu_page_shared(struct page *page);
 bool ccsh_emu_page_lost(struct page *page);
 bool ccsh_emu_naive(void);

@@ -230,17 +230,19 @@ static int ccsh_check_request(unsigned long len, u32 fd_flags, u64 heap_flags)
  * ccsh_spare_bytes() - the largest buffer the machine can spare now
  *
  * What the kernel estimates it could hand to a new workload without
- * swapping (MemAvailable), plus what the pool already holds shared, less
- * 1/32 of RAM left for everything else. A larger request could only be
- * met by reclaiming nearly everything, and other tasks would then meet the
- * OOM killer, which cannot see whose dma-buf holds the memory.
+ * swapping (MemAvailable), plus the whole chunks the pool holds shared,
+ * less 1/32 of RAM left for everything else. A larger request could only
+ * be met by reclaiming nearly everything, and other tasks would then meet
+ * the OOM killer, which cannot see whose dma-buf holds the memory. The
+ * unused pages of blocks small chunks are cut from do not count: only
+ * small chunks can use them.
  *
  * Return: bytes, 0 when nothing can be spared.
  */
 unsigned long ccsh_spare_bytes(void)
 {
 	long pages = si_mem_available() - totalram_pages() / 32 +
-		     (atomic64_read(&ccsh_stats.pooled_bytes) >> PAGE_SHIFT);
+		     (ccsh_pool_whole_bytes() >> PAGE_SHIFT);
 
 	return pages > 0 ? (unsigned long)pages << PAGE_SHIFT : 0;
 }

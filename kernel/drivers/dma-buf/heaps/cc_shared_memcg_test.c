@@ -91,6 +91,33 @@ static void pooled_page_at_the_limit_fails_without_oom_kill(struct kunit *test)
 			ctx->base.pool_hits);
 }
 
+/*
+ * A block taken from the pool for a piece the cgroup then refuses goes
+ * back: the allocation got nothing, from the pool or new, and counts as
+ * neither a hit nor a miss.
+ */
+static void refused_piece_counts_neither_pool_hit_nor_miss(struct kunit *test)
+{
+	struct mem_cgroup *old, *memcg = ccsh_full_memcg(test);
+	struct ccsh_ctx *ctx = test->priv;
+	struct ccsh_pages p;
+	int ret;
+
+	ccsh_pool_one(test, CCSH_LARGE_ORDER);
+	old = set_active_memcg(memcg);
+	ret = ccsh_pages_alloc(&p, PAGE_SIZE);
+	set_active_memcg(old);
+	if (!ret)
+		ccsh_pages_release(&p);
+	KUNIT_EXPECT_EQ(test, ret, -ENOMEM);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.pool_hits),
+			ctx->base.pool_hits);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.pool_misses),
+			ctx->base.pool_misses);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.pooled_bytes),
+			(s64)(PAGE_SIZE << CCSH_LARGE_ORDER));
+}
+
 static const unsigned int ccsh_large_orders[] = {
 	CCSH_LARGE_ORDER, CCSH_MID_ORDER,
 };
@@ -130,6 +157,7 @@ static void pooled_chunk_at_the_limit_fails_without_reclaim(struct kunit *test)
 
 static struct kunit_case ccsh_memcg_cases[] = {
 	KUNIT_CASE(pooled_page_at_the_limit_fails_without_oom_kill),
+	KUNIT_CASE(refused_piece_counts_neither_pool_hit_nor_miss),
 	KUNIT_CASE_PARAM(pooled_chunk_at_the_limit_fails_without_reclaim,
 			 ccsh_large_order_gen_params),
 	{}

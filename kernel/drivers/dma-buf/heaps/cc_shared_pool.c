@@ -14,13 +14,19 @@
  * through the cgroup's OOM killer). A shrinker
  * converts pooled chunks back to private and frees them under memory
  * pressure, largest first and one physically contiguous run per call; a
- * run whose conversion fails there is leaked like anywhere else. Every
+ * run whose conversion fails there is leaked like anywhere else. The
+ * limit bounds everything the heap keeps shared in no buffer: the pool,
+ * and the unused pages of blocks small chunks are cut from
+ * (cc_shared_carve.c), which the shrinker cannot take. Every
  * take and put is traced (cc_shared_trace.h); the shrinker's conversions
  * show as conversion events.
  *
  * Its tunables are module parameters, which stay writable under kernel
  * lockdown (debugfs does not): cc_shared_heap.pool_limit, the most bytes
- * it keeps (K/M/G suffixes; 0 disables it), and cc_shared_heap.prefill,
+ * it keeps (K/M/G suffixes; 0 disables it; a write returns at once and
+ * the pool shrinks to it in the background, since the parameter lock of
+ * every built-in parameter is held while the write runs), and
+ * cc_shared_heap.prefill,
  * bytes shared into it in the background at start-up, so that the first
  * allocations convert nothing.
  */
@@ -47,8 +53,12 @@ static DEFINE_SPINLOCK(ccsh_pool_lock);
 static struct list_head ccsh_pool_lists[CCSH_NR_ORDERS];
 
 static unsigned long ccsh_pool_pages;	/* under ccsh_pool_lock */
+/* shared pages of open blocks in no buffer; under ccsh_pool_lock */
+static unsigned long ccsh_carved_free;
 static u64 ccsh_pool_limit = U64_MAX;	/* bytes; set at init */
 static struct shrinker *ccsh_pool_shrinker;
+static void ccsh_pool_trim_fn(struct work_struct *work);
+static DECLARE_WORK(ccsh_pool_trim_work, ccsh_pool_trim_fn);
 
 /* the module parameters; the pool exists only while ccsh_pool_up */
 static DEFINE_MUTEX(ccsh_param_lock);	/* ccsh_pool_up, ccsh_limit_asked */
@@ -57,6 +67,24 @@ static u64 ccsh_limit_asked = U64_MAX;	/* U64_MAX: the default */
 static u64 ccsh_prefill_bytes;
 static void ccsh_prefill(struct work_struct *work);
 static DECLARE_WORK(ccsh_prefill_work, ccsh_prefill);
+
+/*
+ * pooled_bytes follows ccsh_pool_pages + ccsh_carved_free, changed only
+ * under ccsh_pool_lock together with them: it never reads negative.
+ */
+static void ccsh_pooled_change(long pages)
+{
+	lockdep_assert_held(&ccsh_pool_lock);
+	atomic64_add((s64)pages * PAGE_SIZE, &ccsh_stats.pooled_bytes);
+}
+
+/* Whether @pages more shared pages in no buffer fit the limit. */
+static bool ccsh_pool_fits(unsigned long pages)
+{
+	lockdep_assert_held(&ccsh_pool_lock);
+	return (u64)(ccsh_pool_pages + ccsh_carved_free + pages) <=
+	       ccsh_pool_limit >> PAGE_SHIFT;
+}
 
 /* The first chunk of list @slot, out of the pool, or NULL. */
 static struct page *ccsh_pool_remove(int slot, unsigned int order)
@@ -68,10 +96,9 @@ static struct page *ccsh_pool_remove(int slot, unsigned int order)
 	if (page) {
 		list_del(&page->lru);
 		ccsh_pool_pages -= 1UL << order;
+		ccsh_pooled_change(-(1L << order));
 	}
 	spin_unlock(&ccsh_pool_lock);
-	if (page)
-		atomic64_sub(PAGE_SIZE << order, &ccsh_stats.pooled_bytes);
 	return page;
 }
 
@@ -79,7 +106,8 @@ static struct page *ccsh_pool_remove(int slot, unsigned int order)
  * ccsh_pool_take_block() - take a whole large chunk to cut pieces from
  *
  * The chunk stays in no memory cgroup: its pieces are charged one by one
- * (cc_shared_carve.c). Counted and traced as any take.
+ * (cc_shared_carve.c), which counts the hit once a piece is charged.
+ * Traced as any take.
  *
  * Return: the chunk's first page, or NULL when the pool has none.
  */
@@ -90,8 +118,6 @@ struct page *ccsh_pool_take_block(void)
 	if (ccsh_memcg_may_take())
 		page = ccsh_pool_remove(ccsh_order_index(CCSH_LARGE_ORDER),
 					CCSH_LARGE_ORDER);
-	if (page)
-		atomic64_inc(&ccsh_stats.pool_hits);
 	trace_ccsh_pool_take(CCSH_LARGE_ORDER, page);
 	return page;
 }
@@ -133,12 +159,11 @@ static bool ccsh_pool_add(struct page *page, unsigned int order, int slot)
 	bool taken = false;
 
 	spin_lock(&ccsh_pool_lock);
-	if (((u64)(ccsh_pool_pages + (1UL << order)) << PAGE_SHIFT) <= ccsh_pool_limit) {
+	if (ccsh_pool_fits(1UL << order)) {
 		ccsh_chunk_set(page, order, 0);
 		list_add(&page->lru, &ccsh_pool_lists[slot]);
 		ccsh_pool_pages += 1UL << order;
-		/* counted before any taker can subtract it */
-		atomic64_add(PAGE_SIZE << order, &ccsh_stats.pooled_bytes);
+		ccsh_pooled_change(1L << order);
 		taken = true;
 	}
 	spin_unlock(&ccsh_pool_lock);
@@ -191,8 +216,8 @@ static unsigned long ccsh_pool_detach(struct list_head *out, unsigned long pages
 		}
 	}
 	ccsh_pool_pages -= got;
+	ccsh_pooled_change(-(long)got);
 	spin_unlock(&ccsh_pool_lock);
-	atomic64_sub((u64)got << PAGE_SHIFT, &ccsh_stats.pooled_bytes);
 	return got;
 }
 
@@ -212,22 +237,126 @@ unsigned long ccsh_pool_shrink(unsigned long pages)
 }
 
 /**
- * ccsh_pool_set_limit() - bound the pool, shrinking it to fit
- * @bytes: most bytes the pool may hold; 0 disables it
+ * ccsh_pool_trim() - shrink the pool until the heap's holdings fit the limit
+ *
+ * What the pool and the unused pages of open blocks hold together must fit
+ * the limit; only the pool can give pages back for it.
  */
-void ccsh_pool_set_limit(u64 bytes)
+void ccsh_pool_trim(void)
 {
-	unsigned long excess = 0;
+	unsigned long held, limit, excess = 0;
 
+	spin_lock(&ccsh_pool_lock);
+	held = ccsh_pool_pages + ccsh_carved_free;
+	limit = min_t(u64, ccsh_pool_limit >> PAGE_SHIFT, ULONG_MAX);
+	if (held > limit)
+		excess = min(ccsh_pool_pages, held - limit);
+	spin_unlock(&ccsh_pool_lock);
+	if (excess)
+		ccsh_pool_shrink(excess);
+}
+
+static void ccsh_pool_trim_fn(struct work_struct *work)
+{
+	ccsh_pool_trim();
+}
+
+/* Set the bound; whether the pool must shrink to meet it. */
+static void ccsh_pool_store_limit(u64 bytes)
+{
 	if (!ccsh_pool_shrinker)
 		bytes = 0;	/* no pool that nothing could shrink */
 	spin_lock(&ccsh_pool_lock);
 	ccsh_pool_limit = bytes;
-	if (((u64)ccsh_pool_pages << PAGE_SHIFT) > bytes)
-		excess = ccsh_pool_pages - (bytes >> PAGE_SHIFT);
 	spin_unlock(&ccsh_pool_lock);
-	if (excess)
-		ccsh_pool_shrink(excess);
+}
+
+/**
+ * ccsh_pool_set_limit() - bound the pool, shrinking it to fit
+ * @bytes: most bytes the pool and the unused pages of open blocks may
+ *	hold; 0 disables both
+ *
+ * Returns once the pool fits, which may take as long as converting the
+ * excess back to private.
+ */
+void ccsh_pool_set_limit(u64 bytes)
+{
+	ccsh_pool_store_limit(bytes);
+	ccsh_pool_trim();
+}
+
+/**
+ * ccsh_pool_carve_reserve() - account unused pages of a block being opened
+ * @pages: its pages that the first piece leaves unused
+ * @pooled: the block comes whole from the pool, whose pages it held
+ *	already: always accounted
+ *
+ * Return: whether the limit has room for a new block's unused pages.
+ */
+bool ccsh_pool_carve_reserve(unsigned long pages, bool pooled)
+{
+	bool room;
+
+	spin_lock(&ccsh_pool_lock);
+	room = pooled || ccsh_pool_fits(pages);
+	if (room) {
+		ccsh_carved_free += pages;
+		ccsh_pooled_change(pages);
+	}
+	spin_unlock(&ccsh_pool_lock);
+	return room;
+}
+
+/**
+ * ccsh_pool_carve_release() - unused pages of a block are in no longer
+ * @pages: pages cut for a buffer, or the rest of a block that closes
+ */
+void ccsh_pool_carve_release(unsigned long pages)
+{
+	spin_lock(&ccsh_pool_lock);
+	ccsh_carved_free -= pages;
+	ccsh_pooled_change(-(long)pages);
+	spin_unlock(&ccsh_pool_lock);
+}
+
+/**
+ * ccsh_pool_carve_return() - account a piece back in its open block
+ * @pages: the piece's pages
+ *
+ * The piece is accounted while the open blocks' unused pages alone fit
+ * the limit; the pool then shrinks to make room if it must.
+ *
+ * Return: false when they would not fit even with the pool empty: the
+ * piece is not accounted and the caller gives it back to private.
+ */
+bool ccsh_pool_carve_return(unsigned long pages)
+{
+	bool keep, trim;
+
+	spin_lock(&ccsh_pool_lock);
+	keep = (u64)(ccsh_carved_free + pages) <= ccsh_pool_limit >> PAGE_SHIFT;
+	if (keep) {
+		ccsh_carved_free += pages;
+		ccsh_pooled_change(pages);
+	}
+	trim = keep && !ccsh_pool_fits(0);
+	spin_unlock(&ccsh_pool_lock);
+	if (trim)
+		ccsh_pool_trim();
+	return keep;
+}
+
+/**
+ * ccsh_pool_whole_bytes() - bytes of whole chunks in the pool
+ *
+ * Unlike pooled_bytes, without the unused pages of open blocks, which
+ * only small chunks can use.
+ *
+ * Return: bytes.
+ */
+unsigned long ccsh_pool_whole_bytes(void)
+{
+	return READ_ONCE(ccsh_pool_pages) << PAGE_SHIFT;
 }
 
 /**
@@ -275,8 +404,11 @@ static int ccsh_param_limit_set(const char *val, const struct kernel_param *kp)
 		return ret;
 	mutex_lock(&ccsh_param_lock);
 	ccsh_limit_asked = bytes;
-	if (ccsh_pool_up)
-		ccsh_pool_set_limit(bytes);
+	if (ccsh_pool_up) {
+		/* this runs under the lock of every built-in parameter */
+		ccsh_pool_store_limit(bytes);
+		queue_work(system_unbound_wq, &ccsh_pool_trim_work);
+	}
 	mutex_unlock(&ccsh_param_lock);
 	return 0;
 }
@@ -377,12 +509,40 @@ void ccsh_pool_debugfs(struct dentry *dir)
 				   &ccsh_pool_drain_fops);
 }
 
+#ifndef ccsh_shrinker_register
+/* Registration cannot fail where the shrinker is allocated first. */
+static inline int ccsh_shrinker_register(struct shrinker *s)
+{
+	shrinker_register(s);
+	return 0;
+}
+#endif
+
+/* The pool's shrinker, allocated and registered; false without one. */
+static bool ccsh_pool_shrinker_up(void)
+{
+	struct shrinker *s = shrinker_alloc(0, "cc_shared_heap-pool");
+
+	if (!s)
+		return false;
+	s->count_objects = ccsh_pool_count;
+	s->scan_objects = ccsh_pool_scan;
+	s->seeks = DEFAULT_SEEKS;
+	if (ccsh_shrinker_register(s)) {
+		shrinker_free(s);
+		return false;
+	}
+	ccsh_pool_shrinker = s;
+	return true;
+}
+
 /**
  * ccsh_pool_init() - set the default bound and register the shrinker
  *
  * The default bound is 1/16 of RAM, or cc_shared_heap.pool_limit. Without
- * a shrinker the pool is disabled rather than left unbounded under memory
- * pressure. A prefill asked for starts in the background.
+ * a shrinker the pool is disabled, whatever the parameter asks, rather
+ * than left unbounded under memory pressure. A prefill asked for starts
+ * in the background.
  */
 void ccsh_pool_init(void)
 {
@@ -391,23 +551,17 @@ void ccsh_pool_init(void)
 	for (i = 0; i < CCSH_NR_ORDERS; i++)
 		INIT_LIST_HEAD(&ccsh_pool_lists[i]);
 	ccsh_pool_limit = ((u64)totalram_pages() << PAGE_SHIFT) / 16;
-	ccsh_pool_shrinker = shrinker_alloc(0, "cc_shared_heap-pool");
-	if (!ccsh_pool_shrinker) {
+	if (!ccsh_pool_shrinker_up()) {
 		pr_warn("no shrinker: pool disabled\n");
 		ccsh_pool_limit = 0;
-		return;
 	}
-	ccsh_pool_shrinker->count_objects = ccsh_pool_count;
-	ccsh_pool_shrinker->scan_objects = ccsh_pool_scan;
-	ccsh_pool_shrinker->seeks = DEFAULT_SEEKS;
-	shrinker_register(ccsh_pool_shrinker);
 	mutex_lock(&ccsh_param_lock);
 	if (ccsh_limit_asked != U64_MAX)
 		ccsh_pool_set_limit(ccsh_limit_asked);
 	ccsh_pool_up = true;
 	mutex_unlock(&ccsh_param_lock);
 	/* in the background: start-up never waits for conversions */
-	if (ccsh_prefill_bytes && ccsh_pool_limit)
+	if (ccsh_prefill_bytes && ccsh_pool_get_limit())
 		queue_work(system_unbound_wq, &ccsh_prefill_work);
 }
 
@@ -420,6 +574,7 @@ void ccsh_pool_exit(void)
 	ccsh_pool_up = false;
 	mutex_unlock(&ccsh_param_lock);
 	cancel_work_sync(&ccsh_prefill_work);
+	cancel_work_sync(&ccsh_pool_trim_work);
 	shrinker_free(ccsh_pool_shrinker);
 	ccsh_pool_shrinker = NULL;
 	ccsh_pool_set_limit(0);

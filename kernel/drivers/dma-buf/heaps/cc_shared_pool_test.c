@@ -8,6 +8,7 @@
  */
 #include <kunit/test.h>
 #include <linux/completion.h>
+#include <linux/delay.h>
 #include <linux/dma-buf.h>
 #include <linux/fcntl.h>
 #include <linux/file.h>
@@ -258,26 +259,19 @@ static void block_goes_to_the_pool_only_when_whole(struct kunit *test)
 			ctx->base.unshare_calls, 1);
 }
 
-static void without_a_pool_the_last_piece_converts_its_block_back(struct kunit *test)
+/* No pool, no block left shared for pieces: each chunk is its own. */
+static void without_a_pool_small_buffers_share_only_their_own_pages(struct kunit *test)
 {
 	struct ccsh_ctx *ctx = test->priv;
-	struct ccsh_emu_call c;
-	struct ccsh_pages a, b;
+	struct ccsh_pages p;
 
 	ccsh_pool_set_limit(0);
-	ccsh_alloc_pieces(test, &a, SZ_4K);
-	ccsh_alloc_pieces(test, &b, SZ_64K);
-	ccsh_pages_release(&b);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.unshare_calls),
-			ctx->base.unshare_calls);
-	KUNIT_EXPECT_EQ(test, ccsh_emu_shared_pages() - ctx->base.emu_shared,
-			(unsigned long)CCSH_BLOCK_PAGES);
-	ccsh_pages_release(&a);
+	KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(&p, SZ_4K), 0);
+	KUNIT_EXPECT_EQ(test, ccsh_emu_shared_pages() - ctx->base.emu_shared, 1UL);
+	KUNIT_EXPECT_EQ(test, ccsh_carve_blocks(), 0UL);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.pooled_bytes), 0);
+	ccsh_pages_release(&p);
 	KUNIT_EXPECT_EQ(test, ccsh_emu_shared_pages(), ctx->base.emu_shared);
-	KUNIT_ASSERT_EQ(test, ccsh_emu_log_len(), 2UL);
-	KUNIT_ASSERT_TRUE(test, ccsh_emu_log_entry(1, &c));
-	KUNIT_EXPECT_FALSE(test, c.share);
-	KUNIT_EXPECT_EQ(test, c.nr, CCSH_BLOCK_PAGES);
 }
 
 static void failed_block_share_fails_the_buffer_and_leaks_the_block(struct kunit *test)
@@ -349,6 +343,7 @@ static void concurrent_alloc_and_free_keep_counters_exact(struct kunit *test)
 	unsigned int i;
 
 	bool started[CCSH_THREADS];
+	s64 lowest = 0;
 
 	ccsh_pool_set_limit(SZ_4M);	/* small: both paths get exercised */
 	for (i = 0; i < CCSH_THREADS; i++) {
@@ -361,9 +356,15 @@ static void concurrent_alloc_and_free_keep_counters_exact(struct kunit *test)
 	for (i = 0; i < CCSH_THREADS; i++) {
 		if (!started[i])
 			continue;
-		wait_for_completion(&w[i].done);
+		/* pooled_bytes is never seen below 0 while they run */
+		while (!completion_done(&w[i].done)) {
+			lowest = min_t(s64, lowest,
+				       atomic64_read(&ccsh_stats.pooled_bytes));
+			usleep_range(20, 50);
+		}
 		KUNIT_EXPECT_EQ_MSG(test, w[i].errors, 0, "thread %u", i);
 	}
+	KUNIT_EXPECT_GE(test, lowest, 0);
 	ccsh_snap_take(&now);
 	KUNIT_EXPECT_EQ(test, now.buffers, ctx->base.buffers);
 	KUNIT_EXPECT_EQ(test, now.shared_bytes, ctx->base.shared_bytes);
@@ -371,6 +372,202 @@ static void concurrent_alloc_and_free_keep_counters_exact(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, (now.emu_shared - ctx->base.emu_shared) * PAGE_SIZE,
 			(unsigned long)now.pooled_bytes);
 	KUNIT_EXPECT_GT(test, now.pool_hits, ctx->base.pool_hits);
+}
+
+/* Every chunk of @p reads as zeros. */
+static bool ccsh_pages_clear(struct ccsh_pages *p)
+{
+	struct scatterlist *sg;
+	unsigned int i;
+
+	for_each_sgtable_sg(&p->sgt, sg, i)
+		if (memchr_inv(page_address(sg_page(sg)), 0, sg->length))
+			return false;
+	return true;
+}
+
+/* Leave @bytes of freed memory dirty, in blocks and in single pages. */
+static void ccsh_dirty_free_memory(struct kunit *test, unsigned long bytes)
+{
+	unsigned long n = bytes >> (CCSH_LARGE_ORDER + PAGE_SHIFT), i;
+	struct page **blocks = kunit_kcalloc(test, n, sizeof(*blocks),
+					     GFP_KERNEL);
+	struct page *page;
+
+	KUNIT_ASSERT_NOT_NULL(test, blocks);
+	for (i = 0; i < n; i++) {
+		blocks[i] = alloc_pages(GFP_KERNEL | __GFP_NOWARN,
+					CCSH_LARGE_ORDER);
+		if (blocks[i])
+			memset(page_address(blocks[i]), 0xa5,
+			       PAGE_SIZE << CCSH_LARGE_ORDER);
+	}
+	for (i = 0; i < 64; i++) {
+		page = alloc_page(GFP_KERNEL);
+		if (!page)
+			break;
+		memset(page_address(page), 0xa5, PAGE_SIZE);
+		__free_page(page);
+	}
+	for (i = 0; i < n; i++)
+		if (blocks[i])
+			__free_pages(blocks[i], CCSH_LARGE_ORDER);
+}
+
+/* Cold buffers, large and small, on memory that held data: none shared dirty. */
+static void ccsh_fresh_buffers_share_clean(struct kunit *test, bool keep)
+{
+	unsigned long stale;
+	struct ccsh_pages big, small;
+	bool was;
+
+	ccsh_pool_set_limit(SZ_16M);
+	was = ccsh_emu_set_keep_contents(keep);
+	ccsh_dirty_free_memory(test, SZ_8M);
+	stale = ccsh_emu_stale_pages();
+	KUNIT_EXPECT_EQ(test, ccsh_pages_alloc(&big, SZ_8M), 0);
+	KUNIT_EXPECT_EQ(test, ccsh_pages_alloc(&small, SZ_64K + SZ_4K), 0);
+	ccsh_emu_set_keep_contents(was);
+	KUNIT_EXPECT_EQ_MSG(test, ccsh_emu_stale_pages() - stale, 0UL,
+			    "pages shared while holding data");
+	KUNIT_EXPECT_TRUE(test, ccsh_pages_clear(&big));
+	KUNIT_EXPECT_TRUE(test, ccsh_pages_clear(&small));
+	ccsh_pages_release(&small);
+	ccsh_pages_release(&big);
+}
+
+/* pKVM, s390 PV: the host reads a shared page as it was. */
+static void fresh_pages_are_clean_before_sharing_that_keeps_contents(struct kunit *test)
+{
+	ccsh_fresh_buffers_share_clean(test, true);
+}
+
+/* SEV-SNP, TDX: sharing scrambles the page; it is cleared after as well. */
+static void fresh_pages_are_clean_before_sharing_that_scrambles(struct kunit *test)
+{
+	ccsh_fresh_buffers_share_clean(test, false);
+}
+
+/*
+ * One block opened by a 64 KiB piece and filled with single pages, all
+ * freed but one per 16-page group, so that no 64 KiB piece fits in what
+ * is left: what a task can leave in no buffer without paying for it.
+ * The kept pieces go to @kept, the 64 KiB one first.
+ */
+static void ccsh_strand_a_block(struct kunit *test, struct ccsh_pages *kept)
+{
+	unsigned int n = CCSH_BLOCK_PAGES - 16, i;
+	struct ccsh_pages *p = kunit_kcalloc(test, n, sizeof(*p), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(&kept[0], SZ_64K), 0);
+	for (i = 0; i < n; i++)
+		KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(&p[i], PAGE_SIZE), 0);
+	for (i = 0; i < n; i++) {
+		if (i % 16)
+			ccsh_pages_release(&p[i]);
+		else
+			kept[1 + i / 16] = p[i];
+	}
+	kunit_kfree(test, p);
+}
+
+#define CCSH_STRAND_ROUNDS	6
+#define CCSH_STRAND_KEPT	(CCSH_BLOCK_PAGES / 16)	/* 1 + (pages - 16) / 16 */
+
+static void stranded_pages_of_open_blocks_stay_within_the_pool_limit(struct kunit *test)
+{
+	struct ccsh_pages *kept;
+	unsigned int r, i;
+
+	kept = kunit_kcalloc(test, CCSH_STRAND_ROUNDS * CCSH_STRAND_KEPT,
+			     sizeof(*kept), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, kept);
+	ccsh_pool_set_limit(SZ_4M);
+	for (r = 0; r < CCSH_STRAND_ROUNDS; r++) {
+		ccsh_strand_a_block(test, &kept[r * CCSH_STRAND_KEPT]);
+		KUNIT_EXPECT_LE_MSG(test, atomic64_read(&ccsh_stats.pooled_bytes),
+				    (s64)SZ_4M, "round %u", r);
+	}
+	for (i = 0; i < CCSH_STRAND_ROUNDS * CCSH_STRAND_KEPT; i++) {
+		KUNIT_EXPECT_TRUE(test, ccsh_pages_clear(&kept[i]));
+		ccsh_pages_release(&kept[i]);
+	}
+	KUNIT_EXPECT_EQ(test, ccsh_carve_blocks(), 0UL);
+}
+
+/* Fill a new block with single pages into @p[0..CCSH_BLOCK_PAGES). */
+static void ccsh_fill_a_block(struct kunit *test, struct ccsh_pages *p)
+{
+	unsigned long blocks = ccsh_carve_blocks();
+	unsigned int i;
+
+	for (i = 0; i < CCSH_BLOCK_PAGES; i++)
+		KUNIT_ASSERT_EQ(test, ccsh_pages_alloc(&p[i], PAGE_SIZE), 0);
+	KUNIT_ASSERT_EQ(test, ccsh_carve_blocks(), blocks + 1);
+}
+
+/*
+ * Room for one block's unused pages: two full blocks, then all but one
+ * page of each freed. The first block's pages fill the room; the second's
+ * go back to private as they come, and its block is freed whole at last.
+ */
+static void piece_freed_beyond_the_limit_goes_back_to_private_at_once(struct kunit *test)
+{
+	struct ccsh_ctx *ctx = test->priv;
+	struct ccsh_pages *a, *b;
+	unsigned int i;
+
+	a = kunit_kcalloc(test, 2 * CCSH_BLOCK_PAGES, sizeof(*a), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	b = a + CCSH_BLOCK_PAGES;
+	ccsh_pool_set_limit((CCSH_BLOCK_PAGES - 1) * PAGE_SIZE);
+	ccsh_fill_a_block(test, a);
+	ccsh_fill_a_block(test, b);
+	for (i = 1; i < CCSH_BLOCK_PAGES; i++)
+		ccsh_pages_release(&a[i]);
+	for (i = 1; i < CCSH_BLOCK_PAGES; i++)
+		ccsh_pages_release(&b[i]);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.pooled_bytes),
+			(s64)((CCSH_BLOCK_PAGES - 1) * PAGE_SIZE));
+	/* the first block whole but one page in use, the second's page */
+	KUNIT_EXPECT_EQ(test, ccsh_emu_shared_pages() - ctx->base.emu_shared,
+			(unsigned long)CCSH_BLOCK_PAGES + 1);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.unshare_calls) -
+			ctx->base.unshare_calls, (s64)CCSH_BLOCK_PAGES - 1);
+	KUNIT_EXPECT_TRUE(test, ccsh_pages_clear(&b[0]));
+	ccsh_pages_release(&b[0]);
+	ccsh_pages_release(&a[0]);
+	KUNIT_EXPECT_EQ(test, ccsh_carve_blocks(), 0UL);
+	KUNIT_EXPECT_EQ(test, ccsh_emu_stray_pages(), ctx->base.emu_stray);
+}
+
+/* What ccsh_spare_bytes() adds to MemAvailable less its reserve, in pages. */
+static long ccsh_spare_beyond_available(void)
+{
+	long before = si_mem_available(), spare, after;
+
+	spare = ccsh_spare_bytes() >> PAGE_SHIFT;
+	after = si_mem_available();
+	/* the least it could be adding, whichever way MemAvailable moved */
+	return spare - max(before, after) + (long)(totalram_pages() / 32);
+}
+
+static void spare_bytes_count_no_pages_stranded_in_open_blocks(struct kunit *test)
+{
+	struct ccsh_pages kept[CCSH_STRAND_KEPT];
+	unsigned int i;
+	long extra;
+
+	ccsh_pool_set_limit(SZ_16M);
+	ccsh_strand_a_block(test, kept);
+	KUNIT_ASSERT_GT(test, atomic64_read(&ccsh_stats.pooled_bytes), (s64)SZ_1M);
+	KUNIT_ASSERT_EQ(test, ccsh_pool_whole_bytes(), 0UL);
+	extra = ccsh_spare_beyond_available();
+	/* 64 pages of slack for MemAvailable moving between the reads */
+	KUNIT_EXPECT_LE(test, extra, 64L);
+	for (i = 0; i < CCSH_STRAND_KEPT; i++)
+		ccsh_pages_release(&kept[i]);
 }
 
 static struct kunit_case ccsh_pool_cases[] = {
@@ -386,9 +583,14 @@ static struct kunit_case ccsh_pool_cases[] = {
 	KUNIT_CASE(small_buffer_shares_one_whole_aligned_block),
 	KUNIT_CASE(small_buffers_are_cut_from_one_block),
 	KUNIT_CASE(block_goes_to_the_pool_only_when_whole),
-	KUNIT_CASE(without_a_pool_the_last_piece_converts_its_block_back),
+	KUNIT_CASE(without_a_pool_small_buffers_share_only_their_own_pages),
 	KUNIT_CASE(failed_block_share_fails_the_buffer_and_leaks_the_block),
 	KUNIT_CASE(reused_piece_never_shows_the_previous_contents),
+	KUNIT_CASE(fresh_pages_are_clean_before_sharing_that_keeps_contents),
+	KUNIT_CASE(fresh_pages_are_clean_before_sharing_that_scrambles),
+	KUNIT_CASE(stranded_pages_of_open_blocks_stay_within_the_pool_limit),
+	KUNIT_CASE(piece_freed_beyond_the_limit_goes_back_to_private_at_once),
+	KUNIT_CASE(spare_bytes_count_no_pages_stranded_in_open_blocks),
 	{}
 };
 
