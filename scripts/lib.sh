@@ -14,17 +14,24 @@ BASE=${BASE:-6.12}
 BASEDIR="$REPO/bases/$BASE"
 [ -f "$BASEDIR/pin.env" ] ||
 	die "unknown BASE=$BASE (known: $(cd "$REPO/bases" && echo *))"
-LINUX_DEB_URL= LINUX_PKG_BASE=
+LINUX_DEB_URL= LINUX_DEB_SNAPSHOT_URL= LINUX_PKG_BASE=
 . "$BASEDIR/pin.env"
-if [ "$BASE" = 6.12 ]; then
-	BUILD="$REPO/build"
-else
-	BUILD="$REPO/build/$BASE"
-fi
-# a base fetched as a .deb (not installed) keeps its tarball in the build;
-# a variant of a base (LINUX_PKG_BASE) uses that base's
-[ -z "$LINUX_DEB_URL" ] ||
-	LINUX_TARBALL="$REPO/build/${LINUX_PKG_BASE:-$BASE}/pkg/${LINUX_TARBALL##*/}"
+[ -n "$LINUX_DEB_URL" ] ||
+	die "bases/$BASE/pin.env pins no .deb (LINUX_DEB_URL)"
+# where a base builds
+base_build() {
+	if [ "$1" = 6.12 ]; then
+		echo "$REPO/build"
+	else
+		echo "$REPO/build/$1"
+	fi
+}
+BUILD=$(base_build "$BASE")
+# Every base's source comes as its pinned .deb, fetched by scripts/deps.sh,
+# never installed: the tarball is kept in the build (build/pkg/ for 6.12,
+# build/<base>/pkg/ for the others), never read from /usr/src. A variant of
+# a base (LINUX_PKG_BASE) uses that base's.
+LINUX_TARBALL="$(base_build "${LINUX_PKG_BASE:-$BASE}")/pkg/${LINUX_TARBALL##*/}"
 SRC="$BUILD/src/$LINUX_TOPDIR"
 # KFLAVOUR=debug: the same tree built with the kernel's sanitizers
 # (config/sanitizers.config) in its own object directory; its image and

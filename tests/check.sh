@@ -3,9 +3,10 @@
 # Every test, on every kernel base: tests/check-base.sh per base (6.12 and
 # 7.3 unless CHECK_BASES says otherwise), tests/check-module.sh per stock
 # Debian kernel (CHECK_MODULES), the DKMS package's install test
-# (tests/check-deb.sh), the host tests once, then one summary: failures,
-# a line per base or stock kernel and the closing line
-# "N passed, N failed, N skipped". Exit status 1 on any failure.
+# (tests/check-deb.sh), the host tests once (the cost model; the pinned
+# kernel source with a newer one on the host, tests/check-pin.sh), then
+# one summary: failures, a line per base or stock kernel and the closing
+# line "N passed, N failed, N skipped". Exit status 1 on any failure.
 set -euo pipefail
 here=$(dirname "$0")
 . "$here/../scripts/lib.sh"
@@ -81,5 +82,11 @@ mkdir -p "$LOGS"
 	fi
 	echo "CCSH-END bench-model-test rc=0"
 } > "$LOGS/host.log"
+
+# host: the 6.12 base's pinned source whatever linux-source-6.12 the host
+# has, and the day the archive drops it (a throwaway root, no kernel build)
+say "host: pinned kernel source test"
+"$here/check-pin.sh" "$LOGS/pin.log" || say "pin: test failed to run"
+runs+=("pin=$LOGS/pin.log:host")
 
 python3 "$here/summarize.py" "$kunit_py" "${runs[@]}"
