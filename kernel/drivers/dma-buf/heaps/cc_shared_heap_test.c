@@ -11,6 +11,7 @@
 #include <linux/dma-direct.h>
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
+#include <linux/dma-resv.h>
 #include <linux/fcntl.h>
 #include <linux/file.h>
 #include <linux/iosys-map.h>
@@ -20,6 +21,9 @@
 #include <linux/sizes.h>
 #include <linux/string.h>
 #include <linux/swiotlb.h>
+#include <linux/tracepoint.h>
+#include <linux/vmalloc.h>
+#include <trace/events/dma.h>
 
 #include "cc_shared_test.h"
 
@@ -480,14 +484,20 @@ static void vmap_shows_a_zeroed_buffer(struct kunit *test)
 	ccsh_test_put(dmabuf);
 }
 
-static struct device *ccsh_test_device(struct kunit *test, u64 mask)
+static struct device *ccsh_test_named_device(struct kunit *test,
+					     const char *name, u64 mask)
 {
-	struct device *dev = kunit_device_register(test, "ccsh-dma");
+	struct device *dev = kunit_device_register(test, name);
 
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
 	dev->dma_mask = &dev->coherent_dma_mask;
 	KUNIT_ASSERT_EQ(test, dma_set_mask_and_coherent(dev, mask), 0);
 	return dev;
+}
+
+static struct device *ccsh_test_device(struct kunit *test, u64 mask)
+{
+	return ccsh_test_named_device(test, "ccsh-dma", mask);
 }
 
 static void vmap_maps_the_pages_in_buffer_order(struct kunit *test)
@@ -533,35 +543,77 @@ static void vmap_maps_the_pages_in_buffer_order(struct kunit *test)
 	ccsh_test_put(dmabuf);
 }
 
-static void vmap_twice_returns_one_mapping(struct kunit *test)
+/*
+ * The heap's own vmap and vunmap ops, called as the dma-buf core calls
+ * them. The core counts kernel mappings itself and calls the op once, so
+ * only a direct call can show the heap's count at work.
+ */
+static int ccsh_test_vmap_op(struct dma_buf *dmabuf, struct iosys_map *map)
+{
+	int ret;
+
+	dma_resv_lock(dmabuf->resv, NULL);
+	ret = dmabuf->ops->vmap(dmabuf, map);
+	dma_resv_unlock(dmabuf->resv);
+	return ret;
+}
+
+static void ccsh_test_vunmap_op(struct dma_buf *dmabuf, struct iosys_map *map)
+{
+	dma_resv_lock(dmabuf->resv, NULL);
+	dmabuf->ops->vunmap(dmabuf, map);
+	dma_resv_unlock(dmabuf->resv);
+}
+
+/*
+ * Two users of the kernel mapping share one, and it stays until the last
+ * of them unmaps it: the first to map unmapping first must not take the
+ * pages from under the second.
+ */
+static void kernel_mapping_lives_until_its_last_user_unmaps(struct kunit *test)
 {
 	struct dma_buf *dmabuf = ccsh_test_alloc(test, SZ_64K);
 	struct iosys_map a, b;
+	struct page *page;
+	void *vaddr;
 
-	KUNIT_ASSERT_EQ(test, dma_buf_vmap_unlocked(dmabuf, &a), 0);
-	KUNIT_ASSERT_EQ(test, dma_buf_vmap_unlocked(dmabuf, &b), 0);
+	KUNIT_ASSERT_EQ(test, ccsh_test_vmap_op(dmabuf, &a), 0);
+	KUNIT_ASSERT_EQ(test, ccsh_test_vmap_op(dmabuf, &b), 0);
 	KUNIT_EXPECT_PTR_EQ(test, a.vaddr, b.vaddr);
-	dma_buf_vunmap_unlocked(dmabuf, &b);
-	dma_buf_vunmap_unlocked(dmabuf, &a);
+	vaddr = b.vaddr;
+	page = vmalloc_to_page(vaddr);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	memset(vaddr, 0x5a, PAGE_SIZE);
+
+	ccsh_test_vunmap_op(dmabuf, &a);
+	KUNIT_EXPECT_PTR_EQ_MSG(test, vmalloc_to_page(vaddr), page,
+				"the first unmap took the second user's mapping");
+	if (vmalloc_to_page(vaddr) == page)
+		KUNIT_EXPECT_NULL(test, memchr_inv(vaddr, 0x5a, PAGE_SIZE));
+
+	ccsh_test_vunmap_op(dmabuf, &b);
+	KUNIT_EXPECT_NULL_MSG(test, vmalloc_to_page(vaddr),
+			      "still mapped after its last user unmapped it");
 	ccsh_test_put(dmabuf);
 }
 
+/*
+ * A device is given each page of the buffer at its own unencrypted DMA
+ * address (never a bounce slot), in buffer order, and every page once.
+ * Where the platform has no encryption bit this is the plain address; it
+ * still shows that the table covers the buffer in order and in place.
+ */
 static void device_maps_every_page_in_place(struct kunit *test)
 {
 	struct dma_buf *dmabuf = ccsh_test_alloc(test, SZ_2M + SZ_64K + SZ_4K);
 	struct device *dev = ccsh_test_device(test, DMA_BIT_MASK(64));
+	unsigned long i = 0, pages = dmabuf->size / PAGE_SIZE, elsewhere = 0;
+	dma_addr_t got, want, first_got = 0, first_want = 0;
 	struct dma_buf_attachment *at;
 	struct sg_dma_page_iter it;
 	struct iosys_map map;
 	struct sg_table *sgt;
-	unsigned long i = 0;
 
-	/* without an encryption bit or forced bouncing, any mapping is "in place" */
-	if (phys_to_dma(dev, 0) == phys_to_dma_unencrypted(dev, 0) &&
-	    !is_swiotlb_force_bounce(dev)) {
-		ccsh_test_put(dmabuf);
-		kunit_skip(test, "plain and shared mappings look alike (needs swiotlb=force)");
-	}
 	if (CCSH_TEST_SHARED_BOUNCES_WHEN_FORCED && is_swiotlb_force_bounce(dev)) {
 		ccsh_test_put(dmabuf);
 		kunit_skip(test, "the heap refuses a device this DMA core would bounce for");
@@ -573,20 +625,129 @@ static void device_maps_every_page_in_place(struct kunit *test)
 	sgt = dma_buf_map_attachment_unlocked(at, DMA_BIDIRECTIONAL);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, sgt);
 	for_each_sgtable_dma_page(sgt, &it, 0) {
-		struct page *page = vmalloc_to_page(map.vaddr + i * PAGE_SIZE);
-
-		/* in place, at the unencrypted address: never a bounce slot */
-		KUNIT_EXPECT_EQ_MSG(test, sg_page_iter_dma_address(&it),
-				    phys_to_dma_unencrypted(dev, page_to_phys(page)),
-				    "page %lu", i);
+		if (i < pages) {
+			got = sg_page_iter_dma_address(&it);
+			want = page_to_phys(vmalloc_to_page(map.vaddr +
+							    i * PAGE_SIZE));
+			want = phys_to_dma_unencrypted(dev, want);
+			if (got != want && !elsewhere++) {
+				first_got = got;
+				first_want = want;
+			}
+		}
 		i++;
 	}
-	KUNIT_EXPECT_EQ(test, i, (unsigned long)dmabuf->size / PAGE_SIZE);
-	KUNIT_EXPECT_EQ(test, dma_buf_begin_cpu_access(dmabuf, DMA_FROM_DEVICE), 0);
-	KUNIT_EXPECT_EQ(test, dma_buf_end_cpu_access(dmabuf, DMA_TO_DEVICE), 0);
+	KUNIT_EXPECT_EQ_MSG(test, elsewhere, 0UL,
+			    "first: DMA address %pad where page %pad was expected",
+			    &first_got, &first_want);
+	KUNIT_EXPECT_EQ(test, i, pages);
 	dma_buf_unmap_attachment_unlocked(at, sgt, DMA_BIDIRECTIONAL);
 	dma_buf_detach(dmabuf, at);
 	dma_buf_vunmap_unlocked(dmabuf, &map);
+	ccsh_test_put(dmabuf);
+}
+
+/* The DMA syncs one device was given, seen at the DMA core's trace events. */
+struct ccsh_syncs_seen {
+	struct device *dev;
+	size_t for_cpu, for_device;		/* bytes */
+	unsigned int other_dir;
+	enum dma_data_direction dir;
+};
+
+static void ccsh_saw_sync(struct ccsh_syncs_seen *s, struct device *dev,
+			  size_t size, enum dma_data_direction dir,
+			  bool for_cpu)
+{
+	if (dev != s->dev)
+		return;
+	if (dir != s->dir)
+		s->other_dir++;
+	if (for_cpu)
+		s->for_cpu += size;
+	else
+		s->for_device += size;
+}
+
+static void ccsh_saw_sync_for_cpu(void *data, struct device *dev,
+				  dma_addr_t addr, size_t size,
+				  enum dma_data_direction dir)
+{
+	struct ccsh_syncs_seen *s = data;
+
+	ccsh_saw_sync(&s[0], dev, size, dir, true);
+	ccsh_saw_sync(&s[1], dev, size, dir, true);
+}
+
+static void ccsh_saw_sync_for_device(void *data, struct device *dev,
+				     dma_addr_t addr, size_t size,
+				     enum dma_data_direction dir)
+{
+	struct ccsh_syncs_seen *s = data;
+
+	ccsh_saw_sync(&s[0], dev, size, dir, false);
+	ccsh_saw_sync(&s[1], dev, size, dir, false);
+}
+
+/*
+ * CPU access is bracketed by DMA syncs: begin_cpu_access syncs the whole
+ * buffer for the CPU on each mapped attachment, end_cpu_access for the
+ * device, in the direction asked; an attachment not mapped is left alone.
+ * A coherent device's syncs do nothing, so the DMA core skips them: the
+ * devices here are told they need them, as a non-coherent one would be,
+ * and the syncs are counted at the DMA core's trace events.
+ */
+static void cpu_access_syncs_every_mapped_attachment(struct kunit *test)
+{
+	struct dma_buf *dmabuf = ccsh_test_alloc(test, SZ_2M + SZ_64K + SZ_4K);
+	struct device *mapped = ccsh_test_device(test, DMA_BIT_MASK(64));
+	struct ccsh_syncs_seen seen[2] = {};
+	struct dma_buf_attachment *at, *idle;
+	struct sg_table *sgt;
+	int ret;
+
+	if (!IS_ENABLED(CONFIG_TRACEPOINTS) || !IS_ENABLED(CONFIG_DMA_NEED_SYNC)) {
+		ccsh_test_put(dmabuf);
+		kunit_skip(test, "needs TRACEPOINTS and DMA_NEED_SYNC to see DMA syncs");
+	}
+	if (CCSH_TEST_SHARED_BOUNCES_WHEN_FORCED && is_swiotlb_force_bounce(mapped)) {
+		ccsh_test_put(dmabuf);
+		kunit_skip(test, "the heap refuses a device this DMA core would bounce for");
+	}
+	seen[0].dev = mapped;
+	seen[1].dev = ccsh_test_named_device(test, "ccsh-dma-idle",
+					     DMA_BIT_MASK(64));
+	dma_reset_need_sync(seen[0].dev);
+	dma_reset_need_sync(seen[1].dev);
+	at = dma_buf_attach(dmabuf, seen[0].dev);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, at);
+	idle = dma_buf_attach(dmabuf, seen[1].dev);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, idle);
+	sgt = dma_buf_map_attachment_unlocked(at, DMA_BIDIRECTIONAL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, sgt);
+
+	ret = register_trace_dma_sync_single_for_cpu(ccsh_saw_sync_for_cpu, seen);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	ret = register_trace_dma_sync_single_for_device(ccsh_saw_sync_for_device,
+							seen);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	seen[0].dir = DMA_FROM_DEVICE;
+	KUNIT_EXPECT_EQ(test, dma_buf_begin_cpu_access(dmabuf, DMA_FROM_DEVICE), 0);
+	seen[0].dir = DMA_TO_DEVICE;
+	KUNIT_EXPECT_EQ(test, dma_buf_end_cpu_access(dmabuf, DMA_TO_DEVICE), 0);
+	unregister_trace_dma_sync_single_for_device(ccsh_saw_sync_for_device,
+						    seen);
+	unregister_trace_dma_sync_single_for_cpu(ccsh_saw_sync_for_cpu, seen);
+	tracepoint_synchronize_unregister();
+
+	KUNIT_EXPECT_EQ(test, seen[0].for_cpu, dmabuf->size);
+	KUNIT_EXPECT_EQ(test, seen[0].for_device, dmabuf->size);
+	KUNIT_EXPECT_EQ(test, seen[0].other_dir, 0U);
+	KUNIT_EXPECT_EQ(test, seen[1].for_cpu + seen[1].for_device, (size_t)0);
+
+	dma_buf_unmap_attachment_unlocked(at, sgt, DMA_BIDIRECTIONAL);
+	dma_buf_detach(dmabuf, idle);
+	dma_buf_detach(dmabuf, at);
 	ccsh_test_put(dmabuf);
 }
 
@@ -682,8 +843,9 @@ static struct kunit_case ccsh_dmabuf_cases[] = {
 	KUNIT_CASE(live_buffer_is_counted_until_released),
 	KUNIT_CASE(vmap_shows_a_zeroed_buffer),
 	KUNIT_CASE(vmap_maps_the_pages_in_buffer_order),
-	KUNIT_CASE(vmap_twice_returns_one_mapping),
+	KUNIT_CASE(kernel_mapping_lives_until_its_last_user_unmaps),
 	KUNIT_CASE(device_maps_every_page_in_place),
+	KUNIT_CASE(cpu_access_syncs_every_mapped_attachment),
 	KUNIT_CASE(device_on_dma_ops_of_its_own_gets_einval),
 	KUNIT_CASE(device_that_cannot_reach_the_buffer_gets_einval),
 	KUNIT_CASE(device_that_would_be_bounced_gets_einval),
