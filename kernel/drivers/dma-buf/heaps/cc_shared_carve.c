@@ -25,7 +25,8 @@
  * hole, which splits the block's direct-map page but keeps what is held
  * shared in no buffer within the limit, whoever frees what. A block with
  * holes never goes back to the pool: when its last piece comes back, its
- * shared runs are converted back and all of it is freed.
+ * shared runs are converted back and all of it is freed (page by page,
+ * keeping only the pages a failed conversion lost, if any).
  */
 #include <linux/bitmap.h>
 #include <linux/err.h>
@@ -43,18 +44,18 @@
  * @page: its first page
  * @unused: shared pages in no buffer, accounted in the pool's limit
  * @holes: pages converted back to private while the block was open
- * @lost: a hole's conversion failed: the block can never be freed
  * @used: which pages are in a buffer, or holes
  * @hole: which pages are holes
+ * @lost: which pages a failed conversion left in no known state
  */
 struct ccsh_block {
 	struct list_head node;
 	struct page *page;
 	unsigned int unused;
 	unsigned int holes;
-	bool lost;
 	DECLARE_BITMAP(used, CCSH_BLOCK_PAGES);
 	DECLARE_BITMAP(hole, CCSH_BLOCK_PAGES);
+	DECLARE_BITMAP(lost, CCSH_BLOCK_PAGES);
 };
 
 static DEFINE_MUTEX(ccsh_carve_lock);	/* the blocks, their lists, counts */
@@ -178,13 +179,31 @@ static struct page *ccsh_block_open(struct page *page, unsigned int order)
 }
 
 /*
+ * Free a block whose pages are all private but @b->lost ones: whole, or,
+ * when some are lost, page by page, keeping the lost ones for ever.
+ */
+static void ccsh_block_free(struct ccsh_block *b)
+{
+	unsigned long pfn = page_to_pfn(b->page);
+	unsigned int i;
+
+	if (bitmap_empty(b->lost, CCSH_BLOCK_PAGES)) {
+		ccsh_free_private(b->page, CCSH_LARGE_ORDER);
+		return;
+	}
+	split_page(b->page, CCSH_LARGE_ORDER);	/* blocks are not compound */
+	for (i = 0; i < CCSH_BLOCK_PAGES; i++)
+		if (!test_bit(i, b->lost))
+			ccsh_free_private(pfn_to_page(pfn + i), 0);
+}
+
+/*
  * A closed block back: whole to the pool, or to private and the page
- * allocator; with holes, its shared runs to private, then all of it freed.
+ * allocator; with holes, its shared runs to private, then freed.
  */
 static void ccsh_block_close(struct ccsh_block *b)
 {
 	unsigned long start = 0, end;
-	bool ok = !b->lost;
 
 	if (!b->holes) {
 		ccsh_block_give_back(b->page);
@@ -195,11 +214,10 @@ static void ccsh_block_close(struct ccsh_block *b)
 		end = find_next_bit(b->hole, CCSH_BLOCK_PAGES, start);
 		if (ccsh_unshare(pfn_to_page(page_to_pfn(b->page) + start),
 				 end - start))
-			ok = false;	/* that run is leaked */
+			bitmap_set(b->lost, start, end - start);
 		start = end;
 	}
-	if (ok)
-		ccsh_free_private(b->page, CCSH_LARGE_ORDER);
+	ccsh_block_free(b);
 }
 
 /*
@@ -212,7 +230,7 @@ static void ccsh_make_hole(struct ccsh_block *b, struct page *piece,
 	bitmap_set(b->hole, at, nr);
 	b->holes += nr;
 	if (ccsh_unshare(piece, nr))
-		b->lost = true;
+		bitmap_set(b->lost, at, nr);	/* never converted or freed */
 }
 
 /* Mark a piece unused again; a block without pieces is closed. */

@@ -542,6 +542,31 @@ static void piece_freed_beyond_the_limit_goes_back_to_private_at_once(struct kun
 	KUNIT_EXPECT_EQ(test, ccsh_emu_stray_pages(), ctx->base.emu_stray);
 }
 
+/* A hole whose conversion fails is lost alone: the rest of its block is freed. */
+static void failed_hole_conversion_loses_only_the_hole(struct kunit *test)
+{
+	struct ccsh_ctx *ctx = test->priv;
+	struct ccsh_pages *a, *b;
+	unsigned int i;
+
+	a = kunit_kcalloc(test, 2 * CCSH_BLOCK_PAGES, sizeof(*a), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	b = a + CCSH_BLOCK_PAGES;
+	ccsh_pool_set_limit((CCSH_BLOCK_PAGES - 1) * PAGE_SIZE);
+	ccsh_fill_a_block(test, a);
+	ccsh_fill_a_block(test, b);
+	for (i = 1; i < CCSH_BLOCK_PAGES; i++)
+		ccsh_pages_release(&a[i]);
+	ccsh_test_fail_nth(test, CCSH_FAIL_UNSHARE, 1);
+	for (i = 1; i < CCSH_BLOCK_PAGES; i++)
+		ccsh_pages_release(&b[i]);
+	ccsh_pages_release(&b[0]);
+	ccsh_pages_release(&a[0]);
+	KUNIT_EXPECT_EQ(test, ccsh_emu_lost_pages() - ctx->base.emu_lost, 1UL);
+	KUNIT_EXPECT_EQ(test, ccsh_emu_stray_pages(), ctx->base.emu_stray);
+	KUNIT_EXPECT_EQ(test, ccsh_carve_blocks(), 0UL);
+}
+
 /* What ccsh_spare_bytes() adds to MemAvailable less its reserve, in pages. */
 static long ccsh_spare_beyond_available(void)
 {
@@ -590,6 +615,7 @@ static struct kunit_case ccsh_pool_cases[] = {
 	KUNIT_CASE(fresh_pages_are_clean_before_sharing_that_scrambles),
 	KUNIT_CASE(stranded_pages_of_open_blocks_stay_within_the_pool_limit),
 	KUNIT_CASE(piece_freed_beyond_the_limit_goes_back_to_private_at_once),
+	KUNIT_CASE(failed_hole_conversion_loses_only_the_hole),
 	KUNIT_CASE(spare_bytes_count_no_pages_stranded_in_open_blocks),
 	{}
 };
