@@ -54,6 +54,15 @@
 #endif
 
 /*
+ * swiotlb_find_pool() (6.12) replaced is_swiotlb_buffer(); the test
+ * importer only asks whether an address is a bounce slot at all
+ */
+#ifndef CCSH_HAVE_SWIOTLB_FIND_POOL
+#include <linux/swiotlb.h>
+#define swiotlb_find_pool(dev, paddr) is_swiotlb_buffer(dev, paddr)
+#endif
+
+/*
  * shrinker_alloc() and friends (6.7). Before, a shrinker was embedded and
  * named at registration; the heap has a single one, the pool's.
  */
