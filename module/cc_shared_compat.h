@@ -60,6 +60,15 @@ bool ccsh_knob_fail_shrinker(void);
 #endif
 
 /*
+ * swiotlb_find_pool() (6.12) replaced is_swiotlb_buffer(); the test
+ * importer only asks whether an address is a bounce slot at all
+ */
+#ifndef CCSH_HAVE_SWIOTLB_FIND_POOL
+#include <linux/swiotlb.h>
+#define swiotlb_find_pool(dev, paddr) is_swiotlb_buffer(dev, paddr)
+#endif
+
+/*
  * shrinker_alloc() and friends (6.7). Before, a shrinker was embedded and
  * named at registration, which could fail: ccsh_shrinker_register() says
  * so, and the pool then stays off (no shrinker, no pool).

@@ -5,8 +5,9 @@
  * that attaches and maps any dma-buf whose fd is written to
  * /sys/kernel/debug/cc_shared_heap/test_import, and keeps it mapped until
  * "release" (or the next fd) is written. Reading the file tells how many
- * entries the mapping has and how many of them the device reaches at the
- * pages' own unencrypted address (mapped in place, not bounced).
+ * DMA segments the mapping has and how many of them the device reaches at
+ * the memory's own unencrypted address (mapped in place, not bounced),
+ * both told from the DMA side of the table alone, as an importer must.
  */
 #define pr_fmt(fmt) "cc_shared_heap: " fmt
 
@@ -20,6 +21,7 @@
 #include <linux/platform_device.h>
 #include <linux/seq_file.h>
 #include <linux/string.h>
+#include <linux/swiotlb.h>
 
 #include "cc_shared_heap.h"
 #include "cc_shared_module.h"
@@ -31,11 +33,34 @@ static struct dma_buf_attachment *ccsh_imp_at;
 static struct sg_table *ccsh_imp_sgt;
 static unsigned int ccsh_imp_entries, ccsh_imp_in_place;
 
+/*
+ * An importer may use only the DMA side of a table it mapped: the page
+ * links belong to the exporter. CONFIG_DMABUF_DEBUG scrambles them while
+ * an importer holds the table, to catch importers that follow them. The
+ * stock kernels this module is tested on are built without that option,
+ * so the test importer scrambles its own table the same way while it holds
+ * it, flipping every bit of each link but its low byte (the entry's end and
+ * chain marks), and flips them back before handing the table back. A
+ * kernel with the option does this itself, and twice would undo it.
+ */
+static void ccsh_imp_scramble(struct sg_table *sgt)
+{
+#ifndef CONFIG_DMABUF_DEBUG
+	struct scatterlist *sg;
+	unsigned int i;
+
+	for_each_sgtable_sg(sgt, sg, i)
+		sg->page_link ^= ~0xffUL;
+#endif
+}
+
 static void ccsh_imp_release(void)
 {
-	if (ccsh_imp_sgt)
+	if (ccsh_imp_sgt) {
+		ccsh_imp_scramble(ccsh_imp_sgt);	/* back as it was */
 		dma_buf_unmap_attachment_unlocked(ccsh_imp_at, ccsh_imp_sgt,
 						  DMA_BIDIRECTIONAL);
+	}
 	if (ccsh_imp_at)
 		dma_buf_detach(ccsh_imp_buf, ccsh_imp_at);
 	if (ccsh_imp_buf)
@@ -45,6 +70,24 @@ static void ccsh_imp_release(void)
 	ccsh_imp_buf = NULL;
 	ccsh_imp_entries = 0;
 	ccsh_imp_in_place = 0;
+}
+
+/*
+ * Whether the device reaches a mapped segment in place, told from its DMA
+ * address alone. The test device is a platform device on dma-direct: no
+ * IOMMU, no DMA ops, no DMA offset map (nothing here gives it any, and the
+ * heap maps no other kind of device, see ccsh_dma_in_place_ok()). For such
+ * a device dma_to_phys() undoes what dma-direct, or the heap mapping in
+ * place, did to a physical address, clearing the encryption bit where
+ * there is one. The segment is in place when its address is the
+ * unencrypted one of that physical address, and that is no swiotlb slot.
+ */
+static bool ccsh_imp_seg_in_place(struct device *dev, dma_addr_t addr)
+{
+	phys_addr_t phys = dma_to_phys(dev, addr);
+
+	return addr == phys_to_dma_unencrypted(dev, phys) &&
+	       !swiotlb_find_pool(dev, phys);
 }
 
 static int ccsh_imp_import(int fd)
@@ -63,10 +106,10 @@ static int ccsh_imp_import(int fd)
 						       DMA_BIDIRECTIONAL);
 	if (IS_ERR(ccsh_imp_sgt))
 		return PTR_ERR(ccsh_imp_sgt);
+	ccsh_imp_scramble(ccsh_imp_sgt);
 	for_each_sgtable_dma_sg(ccsh_imp_sgt, sg, i) {
 		ccsh_imp_entries++;
-		if (sg_dma_address(sg) ==
-		    phys_to_dma_unencrypted(dev, sg_phys(sg)))
+		if (ccsh_imp_seg_in_place(dev, sg_dma_address(sg)))
 			ccsh_imp_in_place++;
 	}
 	return 0;

@@ -3,23 +3,27 @@
  * DMA mapping benchmark for the system_cc_shared heap (debug builds).
  *
  * Reading /sys/kernel/debug/cc_shared_heap/dma_bench maps and unmaps, for
- * a test device, a 64 MiB buffer of the heap (with DMA_ATTR_CC_SHARED, as
- * the heap's attachments do) and a 64 MiB buffer of private pages
- * allocated like the system heap's (1 MiB chunks, no attribute), in
- * segments of swiotlb's largest mapping, both directions, several rounds.
- * Under swiotlb=force the private buffer is bounced and the shared one is
- * not; the file reports both times, their ratio and whether any segment of
- * each was bounced.
+ * a test device, 64 MiB of the heap's pages (with DMA_ATTR_CC_SHARED, as
+ * the heap's attachments do) and 64 MiB of private pages allocated like
+ * the system heap's (1 MiB chunks, no attribute), in segments of swiotlb's
+ * largest mapping, both directions, several rounds. Under swiotlb=force
+ * the private pages are bounced and the shared ones are not (unless the
+ * DMA core bounces shared memory where bouncing is forced, as mainline's
+ * does); the file reports both times, their ratio and whether any segment
+ * of each was bounced.
+ *
+ * The bench is part of the heap, the exporter: it takes the shared pages
+ * as a buffer gets them (ccsh_pages_alloc()), from the table the heap
+ * keeps for itself. It never reads the pages of a table mapped for an
+ * importer: those page links are not the importer's to follow, and
+ * CONFIG_DMABUF_DEBUG scrambles them while the importer holds the table.
  */
 #define pr_fmt(fmt) "cc_shared_heap: " fmt
 
 #include <linux/debugfs.h>
 #include <linux/device.h>
-#include <linux/dma-buf.h>
 #include <linux/dma-direct.h>
 #include <linux/dma-mapping.h>
-#include <linux/fcntl.h>
-#include <linux/file.h>
 #include <linux/init.h>
 #include <linux/ktime.h>
 #include <linux/mm.h>
@@ -40,7 +44,14 @@ struct bench_run {
 	int err;
 };
 
-/* Map and unmap every segment of @sgt once per round. */
+/*
+ * Map and unmap every segment of @sgt, a table of pages the bench owns,
+ * once per round. Whether a segment was bounced is read from its DMA
+ * address: the bench's device is a root device on dma-direct (no IOMMU,
+ * no DMA ops, no offset map), for which dma_to_phys() undoes the DMA
+ * address dma-direct gave, encryption bit included, so a bounced segment
+ * translates to a slot of a swiotlb pool.
+ */
 static void bench_map_loop(struct device *dev, struct sg_table *sgt,
 			   unsigned long attrs, struct bench_run *run)
 {
@@ -105,33 +116,16 @@ static int bench_alloc_private(struct sg_table *sgt)
 	return 0;
 }
 
+/* The heap's own pages, shared and zeroed as for a buffer, mapped in place. */
 static void bench_shared(struct device *dev, struct bench_run *run)
 {
-	struct dma_buf_attachment *at;
-	struct dma_buf *dmabuf;
-	struct sg_table *sgt;
+	struct ccsh_pages pages = {};
 
-	dmabuf = ccsh_heap_allocate("dma_bench", BENCH_BYTES, O_RDWR, 0);
-	if (IS_ERR(dmabuf)) {
-		run->err = PTR_ERR(dmabuf);
+	run->err = ccsh_pages_alloc(&pages, BENCH_BYTES);
+	if (run->err)
 		return;
-	}
-	/* the buffer's pages, listed by an (unmapped) attachment */
-	at = dma_buf_attach(dmabuf, dev);
-	if (IS_ERR(at)) {
-		run->err = PTR_ERR(at);
-	} else {
-		sgt = dma_buf_map_attachment_unlocked(at, DMA_BIDIRECTIONAL);
-		if (IS_ERR(sgt)) {
-			run->err = PTR_ERR(sgt);
-		} else {
-			bench_map_loop(dev, sgt, DMA_ATTR_CC_SHARED, run);
-			dma_buf_unmap_attachment_unlocked(at, sgt,
-							  DMA_BIDIRECTIONAL);
-		}
-		dma_buf_detach(dmabuf, at);
-	}
-	dma_buf_put(dmabuf);
+	bench_map_loop(dev, &pages.sgt, DMA_ATTR_CC_SHARED, run);
+	ccsh_pages_release(&pages);
 }
 
 static int bench_show(struct seq_file *m, void *unused)
