@@ -730,6 +730,8 @@ static void huge_maps_counts_only_pmd_entries_installed(struct kunit *test)
 
 	addr = kunit_vm_mmap(test, dmabuf->file, SZ_1G, SZ_2M,
 			     PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, 0);
+	if (addr != SZ_1G)
+		ccsh_test_put(dmabuf);
 	KUNIT_ASSERT_EQ(test, addr, (unsigned long)SZ_1G);
 	KUNIT_EXPECT_EQ(test, copy_from_user(&c, (void __user *)addr, 1), 0);
 	mm = current->mm;
