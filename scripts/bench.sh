@@ -11,7 +11,8 @@
 #   build/bench/bench.json  every metric and the cost-model parameters
 #   build/bench/bench.png   throughput vs the system heap, calls per GiB
 #   build/bench/mmap_bench.txt  mmap + first touch of 1 GiB, per page vs
-#                            per chunk vs the system heap
+#                            per chunk vs the system heap; per GiB at
+#                            1 GiB vs 3 GiB (the fault path's growth)
 #   build/bench/dma_edu_bench.txt  device DMA of 64 MiB each way through
 #                            QEMU's edu device, in place vs bounced
 #                            (a second boot)
@@ -93,7 +94,8 @@ gnuplot -e "dir='$OUT'" "$REPO/scripts/bench.gp"
 # DMA map/unmap of 64 MiB, shared (in place) vs private (bounced)
 sed -n '/^CCSH-BEGIN dma_bench/,/^CCSH-END dma_bench/p' "$LOG" |
 	grep -E '^[a-z_0-9]+ -?[0-9]+$' > "$OUT/dma_bench.txt" || true
-# mmap + first touch of 1 GiB: a remap call per page (before) vs per chunk
+# mmap + first touch of 1 GiB: a remap call per page (before) vs per chunk;
+# then per GiB at 1 GiB and at 3 GiB
 sed -n '/^CCSH-BEGIN mmap_bench/,/^CCSH-END mmap_bench/p' "$LOG" |
 	grep -E '^[a-z_0-9]+ -?[0-9]+$' > "$OUT/mmap_bench.txt" || true
 # device DMA of 64 MiB each way, in place vs the system heap bounced

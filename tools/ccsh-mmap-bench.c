@@ -17,11 +17,20 @@
  * whole buffer, already mapped and touched, from the system heap and from
  * system_cc_shared mapped huge (the median of ROUNDS).
  *
+ * Then the fault path's growth with the buffer's size: aligned mmap + first
+ * touch of system_cc_shared per GiB, at 1 GiB and at LARGE_MIB (or, where
+ * that cannot be allocated, the largest multiple of 256 MiB below it that
+ * can), with transparent huge pages (a PMD entry per 2 MiB chunk) and
+ * without (prctl(PR_SET_THP_DISABLE): each chunk mapped page by page on its
+ * first fault). Each fault looks its chunk up in the buffer's table, so a
+ * lookup that grows with the table shows here as time per GiB growing.
+ *
  * Output: one "name value" per line, then the ratios and the goals
  * (huge mmap + touch at most 1/4 of the system heap's time; random reads
- * faster than the system heap's).
+ * faster than the system heap's; per-GiB time at LARGE_MIB at most 1.2
+ * times that at 1 GiB).
  *
- *	ccsh-mmap-bench [SIZE_MIB]	(default 1024)
+ *	ccsh-mmap-bench [SIZE_MIB [LARGE_MIB]]	(default 1024, no scaling rows)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +42,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -106,6 +116,22 @@ static char *map_buf(int buf, size_t len, enum place where)
 		    MAP_SHARED | MAP_FIXED_NOREPLACE, buf, 0);
 }
 
+/* mmap @len bytes of @buf, write once to every page, munmap. */
+static int touch_once(int buf, size_t len, enum place where)
+{
+	char *p = map_buf(buf, len, where);
+	size_t off;
+
+	if (p == MAP_FAILED) {
+		fprintf(stderr, "mmap: %s\n", strerror(errno));
+		return -1;
+	}
+	for (off = 0; off < len; off += PAGE)
+		p[off] = 1;
+	munmap(p, len);	/* p escapes: the writes above happen */
+	return 0;
+}
+
 /* Median ns of mmap + one write per page + munmap of a @len buffer. */
 static int64_t time_mapping(const char *heap, size_t len, enum place where)
 {
@@ -117,17 +143,11 @@ static int64_t time_mapping(const char *heap, size_t len, enum place where)
 		return -1;
 	for (i = 0; i < ROUNDS; i++) {
 		uint64_t t0 = now_ns();
-		char *p = map_buf(buf, len, where);
-		size_t off;
 
-		if (p == MAP_FAILED) {
-			fprintf(stderr, "mmap %s: %s\n", heap, strerror(errno));
+		if (touch_once(buf, len, where)) {
 			close(buf);
 			return -1;
 		}
-		for (off = 0; off < len; off += PAGE)
-			p[off] = 1;
-		munmap(p, len);	/* p escapes: the writes above happen */
 		ns[i] = now_ns() - t0;
 	}
 	close(buf);
@@ -172,15 +192,89 @@ static int64_t time_random_reads(const char *heap, size_t len,
 	return ccsh_median(ns, ROUNDS);
 }
 
+/*
+ * Aligned mmap + first touch + munmap of a new @len buffer, ns per GiB, with
+ * transparent huge pages and without (every 2 MiB chunk is then mapped
+ * page by page on its first fault): once each, into @huge and @flat.
+ */
+static int per_gib_once(const char *heap, size_t len, uint64_t *huge,
+			uint64_t *flat)
+{
+	double per_gib = (double)(1UL << 30) / len;
+	int buf = alloc_buf(heap, len), ret = -1;
+	uint64_t t0;
+
+	if (buf < 0)
+		return -1;
+	t0 = now_ns();
+	if (touch_once(buf, len, ALIGNED))
+		goto out;
+	*huge = (now_ns() - t0) * per_gib;
+	if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0))
+		goto out;
+	t0 = now_ns();
+	ret = touch_once(buf, len, ALIGNED);
+	*flat = (now_ns() - t0) * per_gib;
+	if (prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0))
+		ret = -1;
+out:
+	close(buf);
+	return ret;
+}
+
+/*
+ * The scaling rows: per-GiB times at 1 GiB and at @large (or the largest
+ * multiple of 256 MiB below it the heap gives), the sizes alternating
+ * round by round so that a busy host slows both alike; medians of ROUNDS.
+ */
+static int scaling_rows(const char *heap, size_t large)
+{
+	uint64_t huge[2][ROUNDS], flat[2][ROUNDS];
+	size_t len[2] = { 1UL << 30, large };
+	int64_t h[2], f[2];
+	int buf = -1, i, r;
+
+	for (; buf < 0 && len[1] > len[0]; len[1] -= 256UL << 20)
+		buf = alloc_buf(heap, len[1]);
+	if (buf < 0)
+		return -1;
+	close(buf);
+	len[1] += 256UL << 20;
+	for (r = 0; r < ROUNDS; r++)
+		for (i = 0; i < 2; i++)
+			if (per_gib_once(heap, len[i], &huge[i][r], &flat[i][r]))
+				return -1;
+	for (i = 0; i < 2; i++) {
+		qsort(huge[i], ROUNDS, sizeof(uint64_t), ccsh_cmp_u64);
+		qsort(flat[i], ROUNDS, sizeof(uint64_t), ccsh_cmp_u64);
+		h[i] = ccsh_median(huge[i], ROUNDS);
+		f[i] = ccsh_median(flat[i], ROUNDS);
+	}
+	printf("scale_large_bytes %zu\n", len[1]);
+	printf("scale_huge_1g_ns_per_gib %" PRId64
+	       "\nscale_huge_large_ns_per_gib %" PRId64 "\n", h[0], h[1]);
+	printf("scale_nothp_1g_ns_per_gib %" PRId64
+	       "\nscale_nothp_large_ns_per_gib %" PRId64 "\n", f[0], f[1]);
+	printf("scale_huge_large_over_1g_x1000 %" PRId64 "\n",
+	       h[1] * 1000 / h[0]);
+	printf("scale_nothp_large_over_1g_x1000 %" PRId64 "\n",
+	       f[1] * 1000 / f[0]);
+	printf("goal_per_gib_growth_at_most_20_percent %d\n",
+	       h[1] * 5 <= h[0] * 6 && f[1] * 5 <= f[0] * 6);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	size_t len = (size_t)(argc > 1 ? atoi(argv[1]) : 1024) << 20;
+	size_t large = (size_t)(argc > 2 ? atoi(argv[2]) : 0) << 20;
 	int64_t sys, before, after, huge, rsys, rhuge;
 	const char *cc = HEAP_DIR "system_cc_shared", *sh = HEAP_DIR "system";
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (!len || len % HUGE || set_naive("1"))
-		return fprintf(stderr, "usage: ccsh-mmap-bench [SIZE_MIB, even] (needs %s)\n",
+	if (!len || len % HUGE || large % HUGE || set_naive("1"))
+		return fprintf(stderr,
+			       "usage: ccsh-mmap-bench [SIZE_MIB [LARGE_MIB]], even (needs %s)\n",
 			       NAIVE), 1;
 	before = time_mapping(cc, len, ANYWHERE);
 	set_naive("0");
@@ -207,5 +301,5 @@ int main(int argc, char **argv)
 	printf("goal_huge_mmap_touch_at_most_quarter_of_system %d\n",
 	       huge * 4 <= sys);
 	printf("goal_random_reads_faster_than_system %d\n", rhuge < rsys);
-	return 0;
+	return large && scaling_rows(cc, large) ? 1 : 0;
 }

@@ -710,6 +710,43 @@ TEST_F(heap, without_transparent_huge_pages_chunks_are_mapped_page_by_page)
 	close(buf);
 }
 
+/*
+ * A fault finds its chunk through an index of every 16th entry of the
+ * buffer's table: a table of more than 128 entries (chained), of 2 MiB
+ * chunks and of small ones at its end, faulted in at an aligned address
+ * with and without transparent huge pages, holds in every page the page's
+ * own number, read back through a mapping made at mmap() time (a page off
+ * 2 MiB: no faults).
+ */
+TEST_F(heap, faults_find_every_chunk_of_a_long_table)
+{
+	size_t len = 130 * HUGE_SZ + 3 * 16 * PAGE + PAGE;
+	int buf = heap_alloc(self->fd, len, O_RDWR, 0);
+	unsigned char *p;
+	unsigned int thp;
+	size_t off;
+
+	ASSERT_LE(0, buf);
+	for (thp = 0; thp < 2; thp++) {
+		ASSERT_EQ(0, prctl(PR_SET_THP_DISABLE, !thp, 0, 0, 0));
+		p = map_aligned(buf, len, 0);
+		ASSERT_NE(MAP_FAILED, p);
+		for (off = 0; off < len; off += PAGE)
+			*(uint32_t *)(p + off) = off / PAGE * 2 + thp;
+		munmap(p, len);
+		p = map_aligned(buf, len, PAGE);
+		ASSERT_NE(MAP_FAILED, p);
+		for (off = 0; off < len; off += PAGE)
+			if (*(uint32_t *)(p + off) != off / PAGE * 2 + thp)
+				break;
+		EXPECT_EQ(len, off) TH_LOG("THP %s: page %zu differs",
+					   thp ? "on" : "off", off / PAGE);
+		munmap(p, len);
+	}
+	ASSERT_EQ(0, prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0));
+	close(buf);
+}
+
 TEST_F(heap, nonzero_heap_flags_give_einval)
 {
 	EXPECT_EQ(-EINVAL, heap_alloc(self->fd, PAGE, O_RDWR, 1));

@@ -136,7 +136,10 @@ void ccsh_pages_release(struct ccsh_pages *p);
 #define CCSH_HUGE_PFNMAP
 #endif
 struct vm_area_struct;
-int ccsh_mmap_pages(struct sg_table *sgt, struct vm_area_struct *vma);
+struct ccsh_map_index;
+struct ccsh_map_index *ccsh_map_index_create(struct sg_table *sgt);
+void ccsh_map_index_destroy(struct ccsh_map_index *idx);
+int ccsh_mmap_pages(struct ccsh_map_index *idx, struct vm_area_struct *vma);
 
 /* --- cc_shared_pool.c --- */
 void ccsh_pool_init(void);

@@ -26,6 +26,7 @@ struct ccsh_buffer {
 	struct list_head attachments;
 	unsigned long len;
 	struct ccsh_pages pages;
+	struct ccsh_map_index *map_index;	/* for user mappings' faults */
 	unsigned int vmap_cnt;
 	void *vaddr;
 };
@@ -138,7 +139,7 @@ static int ccsh_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 {
 	struct ccsh_buffer *buf = dmabuf->priv;
 
-	return ccsh_mmap_pages(&buf->pages.sgt, vma);
+	return ccsh_mmap_pages(buf->map_index, vma);
 }
 
 static void *ccsh_map_kernel(struct ccsh_buffer *buf)
@@ -196,6 +197,7 @@ static void ccsh_release(struct dma_buf *dmabuf)
 
 	atomic64_dec(&ccsh_stats.buffers);
 	atomic64_sub(buf->len, &ccsh_stats.shared_bytes);
+	ccsh_map_index_destroy(buf->map_index);
 	ccsh_pages_release(&buf->pages);
 	mutex_destroy(&buf->lock);
 	kfree(buf);
@@ -279,6 +281,11 @@ struct dma_buf *ccsh_heap_allocate(const char *exp_name, unsigned long len,
 	ret = ccsh_pages_alloc(&buf->pages, len);
 	if (ret)
 		goto free_buf;
+	buf->map_index = ccsh_map_index_create(&buf->pages.sgt);
+	if (!buf->map_index) {
+		ret = -ENOMEM;
+		goto release_pages;
+	}
 
 	exp_info.exp_name = exp_name;
 	exp_info.ops = &ccsh_dmabuf_ops;
@@ -288,13 +295,15 @@ struct dma_buf *ccsh_heap_allocate(const char *exp_name, unsigned long len,
 	dmabuf = dma_buf_export(&exp_info);
 	if (IS_ERR(dmabuf)) {
 		ret = PTR_ERR(dmabuf);
-		ccsh_pages_release(&buf->pages);
-		goto free_buf;
+		ccsh_map_index_destroy(buf->map_index);
+		goto release_pages;
 	}
 	atomic64_inc(&ccsh_stats.buffers);
 	atomic64_add(len, &ccsh_stats.shared_bytes);
 	return dmabuf;
 
+release_pages:
+	ccsh_pages_release(&buf->pages);
 free_buf:
 	mutex_destroy(&buf->lock);
 	kfree(buf);

@@ -16,12 +16,14 @@
 #include <linux/file.h>
 #include <linux/iosys-map.h>
 #include <linux/mm.h>
+#include <linux/mman.h>
 #include <linux/sched/signal.h>
 #include <linux/signal.h>
 #include <linux/sizes.h>
 #include <linux/string.h>
 #include <linux/swiotlb.h>
 #include <linux/tracepoint.h>
+#include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 #include <trace/events/dma.h>
 
@@ -838,6 +840,86 @@ static void device_that_would_be_bounced_gets_einval(struct kunit *test)
 	ccsh_test_put(dmabuf);
 }
 
+#ifdef CCSH_HUGE_PFNMAP
+/* The PMD slot of @addr in @mm, which a fault at @addr has populated. */
+static pmd_t *ccsh_test_pmd(struct mm_struct *mm, unsigned long addr)
+{
+	pud_t *pud = pud_offset(p4d_offset(pgd_offset(mm, addr), addr), addr);
+
+	return pud_present(*pud) && !pud_leaf(*pud) ? pmd_offset(pud, addr) :
+						       NULL;
+}
+
+/*
+ * Call the mapping's huge fault handler as the fault core would for a
+ * write to a read-only PMD entry (@flags FAULT_FLAG_WRITE) or for a fault
+ * that lost a race to fill the entry (@flags 0).
+ */
+static vm_fault_t ccsh_test_huge_fault(struct vm_area_struct *vma,
+				       pmd_t *pmd, unsigned long addr,
+				       unsigned int flags, unsigned int order)
+{
+	struct vm_fault vmf = {
+		.vma = vma,
+		.address = addr,
+		.pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT),
+		.flags = flags,
+		.pmd = pmd,
+		.orig_pmd = pmdp_get(pmd),
+	};
+
+	return vma->vm_ops->huge_fault(&vmf, order);
+}
+#endif
+
+/*
+ * huge_maps counts PMD entries installed, not calls of the handler: the
+ * first touch of an aligned 2 MiB chunk counts once; a write upgrade, a
+ * fault that finds the entry in place and a fallback do not count.
+ */
+static void huge_maps_counts_only_pmd_entries_installed(struct kunit *test)
+{
+#ifdef CCSH_HUGE_PFNMAP
+	struct dma_buf *dmabuf = ccsh_test_alloc(test, SZ_2M);
+	unsigned long addr, base = atomic64_read(&ccsh_stats.huge_maps);
+	struct vm_area_struct *vma;
+	struct mm_struct *mm;
+	vm_fault_t ret[3];
+	bool huge;
+	pmd_t *pmd;
+	char c;
+
+	addr = kunit_vm_mmap(test, dmabuf->file, SZ_1G, SZ_2M,
+			     PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, 0);
+	if (addr != SZ_1G)
+		ccsh_test_put(dmabuf);
+	KUNIT_ASSERT_EQ(test, addr, (unsigned long)SZ_1G);
+	KUNIT_EXPECT_EQ(test, copy_from_user(&c, (void __user *)addr, 1), 0);
+	mm = current->mm;
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, addr);
+	pmd = ccsh_test_pmd(mm, addr);
+	huge = vma && pmd && pmd_leaf(pmdp_get(pmd));
+	if (huge) {
+		ret[0] = ccsh_test_huge_fault(vma, pmd, addr + PAGE_SIZE,
+					      FAULT_FLAG_WRITE, PMD_ORDER);
+		ret[1] = ccsh_test_huge_fault(vma, pmd, addr, 0, PMD_ORDER);
+		ret[2] = ccsh_test_huge_fault(vma, pmd, addr, 0, PUD_ORDER);
+	}
+	mmap_read_unlock(mm);
+	vm_munmap(addr, SZ_2M);
+	ccsh_test_put(dmabuf);
+	if (!huge)
+		kunit_skip(test, "no PMD entry (no 2 MiB chunk, or THP off)");
+	KUNIT_EXPECT_EQ(test, ret[0], VM_FAULT_NOPAGE);
+	KUNIT_EXPECT_EQ(test, ret[1], VM_FAULT_NOPAGE);
+	KUNIT_EXPECT_EQ(test, ret[2], VM_FAULT_FALLBACK);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.huge_maps) - base, 1);
+#else
+	kunit_skip(test, "no huge PFN mappings in this kernel");
+#endif
+}
+
 static struct kunit_case ccsh_dmabuf_cases[] = {
 	KUNIT_CASE_PARAM(bad_request_is_rejected_cleanly, ccsh_bad_gen_params),
 	KUNIT_CASE(live_buffer_is_counted_until_released),
@@ -849,6 +931,7 @@ static struct kunit_case ccsh_dmabuf_cases[] = {
 	KUNIT_CASE(device_on_dma_ops_of_its_own_gets_einval),
 	KUNIT_CASE(device_that_cannot_reach_the_buffer_gets_einval),
 	KUNIT_CASE(device_that_would_be_bounced_gets_einval),
+	KUNIT_CASE(huge_maps_counts_only_pmd_entries_installed),
 	{}
 };
 
