@@ -911,9 +911,10 @@ static void huge_maps_counts_only_pmd_entries_installed(struct kunit *test)
 	ccsh_test_put(dmabuf);
 	if (!huge)
 		kunit_skip(test, "no PMD entry (no 2 MiB chunk, or THP off)");
-	KUNIT_EXPECT_EQ(test, ret[0], VM_FAULT_NOPAGE);
-	KUNIT_EXPECT_EQ(test, ret[1], VM_FAULT_NOPAGE);
-	KUNIT_EXPECT_EQ(test, ret[2], VM_FAULT_FALLBACK);
+	/* vm_fault_t is a bitwise type: compared, not printed */
+	KUNIT_EXPECT_TRUE(test, ret[0] == VM_FAULT_NOPAGE);
+	KUNIT_EXPECT_TRUE(test, ret[1] == VM_FAULT_NOPAGE);
+	KUNIT_EXPECT_TRUE(test, ret[2] == VM_FAULT_FALLBACK);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.huge_maps) - base, 1);
 #else
 	kunit_skip(test, "no huge PFN mappings in this kernel");
