@@ -306,15 +306,19 @@ void ccsh_emu_debugfs(struct dentry *dir);
  * struct ccsh_stats - heap counters, shown in debugfs as "stats"
  * @buffers: live dma-bufs
  * @shared_bytes: bytes in live buffers
- * @pooled_bytes: shared bytes held outside any buffer
+ * @pooled_bytes: shared bytes held outside any buffer: the pool's chunks
+ *	and the unused pages of open blocks (bounded together by the limit)
  * @leaked_bytes: bytes given up after a failed conversion
  * @share_calls: conversions to shared attempted (one run each)
  * @unshare_calls: conversions to private attempted
  * @share_failures: conversions to shared that failed
  * @unshare_failures: conversions to private that failed
- * @pool_hits: chunks taken from the pool (no conversion needed)
- * @pool_misses: chunks allocated new because the pool had none that fit
- * @huge_maps: 2 MiB chunks mapped to user space by a single PMD entry
+ * @pool_hits: chunks an allocation got from the pool, converting nothing
+ *	(a block taken for pieces counts once, with its first piece)
+ * @pool_misses: chunks an allocation converted new because the pool had
+ *	none that fit (a new block for pieces counts once likewise)
+ * @huge_maps: PMD entries installed, each mapping a 2 MiB chunk to user
+ *	space
  * @fallback_maps: chunks mapped to user space page by page on a fault
  *
  * Documentation/driver-api/dma-buf-cc-shared-heap.rst defines each one.
