@@ -22,11 +22,11 @@
 #include "cc_shared_heap.h"
 
 struct ccsh_buffer {
-	struct mutex lock;		/* attachments, vmap_cnt, vaddr */
+	struct mutex lock;		/* attachments, vmap_cnt, vaddr, map_index */
 	struct list_head attachments;
 	unsigned long len;
 	struct ccsh_pages pages;
-	struct ccsh_map_index *map_index;	/* for user mappings' faults */
+	struct ccsh_map_index *map_index;	/* made at the first mmap() */
 	unsigned int vmap_cnt;
 	void *vaddr;
 };
@@ -138,8 +138,15 @@ static int ccsh_end_cpu_access(struct dma_buf *dmabuf,
 static int ccsh_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 {
 	struct ccsh_buffer *buf = dmabuf->priv;
+	struct ccsh_map_index *idx;
 
-	return ccsh_mmap_pages(buf->map_index, vma);
+	/* only mapped buffers pay for the index their faults search */
+	mutex_lock(&buf->lock);
+	if (!buf->map_index)
+		buf->map_index = ccsh_map_index_create(&buf->pages.sgt);
+	idx = buf->map_index;
+	mutex_unlock(&buf->lock);
+	return idx ? ccsh_mmap_pages(idx, vma) : -ENOMEM;
 }
 
 static void *ccsh_map_kernel(struct ccsh_buffer *buf)
@@ -281,11 +288,6 @@ struct dma_buf *ccsh_heap_allocate(const char *exp_name, unsigned long len,
 	ret = ccsh_pages_alloc(&buf->pages, len);
 	if (ret)
 		goto free_buf;
-	buf->map_index = ccsh_map_index_create(&buf->pages.sgt);
-	if (!buf->map_index) {
-		ret = -ENOMEM;
-		goto release_pages;
-	}
 
 	exp_info.exp_name = exp_name;
 	exp_info.ops = &ccsh_dmabuf_ops;
@@ -295,15 +297,13 @@ struct dma_buf *ccsh_heap_allocate(const char *exp_name, unsigned long len,
 	dmabuf = dma_buf_export(&exp_info);
 	if (IS_ERR(dmabuf)) {
 		ret = PTR_ERR(dmabuf);
-		ccsh_map_index_destroy(buf->map_index);
-		goto release_pages;
+		ccsh_pages_release(&buf->pages);
+		goto free_buf;
 	}
 	atomic64_inc(&ccsh_stats.buffers);
 	atomic64_add(len, &ccsh_stats.shared_bytes);
 	return dmabuf;
 
-release_pages:
-	ccsh_pages_release(&buf->pages);
 free_buf:
 	mutex_destroy(&buf->lock);
 	kfree(buf);

@@ -246,6 +246,10 @@ void ccsh_pool_trim(void)
 {
 	unsigned long held, limit, excess = 0;
 
+	/* the common case, read without the lock: nothing over the limit */
+	if ((u64)READ_ONCE(ccsh_pool_pages) + READ_ONCE(ccsh_carved_free) <=
+	    READ_ONCE(ccsh_pool_limit) >> PAGE_SHIFT)
+		return;
 	spin_lock(&ccsh_pool_lock);
 	held = ccsh_pool_pages + ccsh_carved_free;
 	limit = min_t(u64, ccsh_pool_limit >> PAGE_SHIFT, ULONG_MAX);
