@@ -102,6 +102,8 @@ struct result {			/* one worker's, in shared memory */
 
 struct mem {			/* bytes */
 	long long total, available, free, slab, percpu;
+	/* kernel memory the heap never allocates, but a busy test may grow */
+	long long page_tables, kernel_stack, vmalloc, shmem;
 };
 
 static struct {
@@ -185,6 +187,10 @@ static void read_mem(struct mem *m)
 		{ "MemFree:", offsetof(struct mem, free) },
 		{ "Slab:", offsetof(struct mem, slab) },
 		{ "Percpu:", offsetof(struct mem, percpu) },
+		{ "PageTables:", offsetof(struct mem, page_tables) },
+		{ "KernelStack:", offsetof(struct mem, kernel_stack) },
+		{ "VmallocUsed:", offsetof(struct mem, vmalloc) },
+		{ "Shmem:", offsetof(struct mem, shmem) },
 	};
 	char key[64];
 	long long kb;
@@ -808,10 +814,13 @@ static void report_heap(const struct stats *b, const struct mem *mb)
 	report_emu(b, &e);
 	leaked = e.leaked_bytes - b->leaked_bytes;
 	lost = mb->free - me.free;
-	kernel = MAX(0, me.slab - mb->slab) + MAX(0, me.percpu - mb->percpu);
+	kernel = MAX(0, me.slab - mb->slab) + MAX(0, me.percpu - mb->percpu) +
+		 MAX(0, me.page_tables - mb->page_tables) +
+		 MAX(0, me.kernel_stack - mb->kernel_stack) +
+		 MAX(0, me.vmalloc - mb->vmalloc) + MAX(0, me.shmem - mb->shmem);
 	unexplained = lost - leaked - kernel;
 	tap(unexplained <= MEM_SLACK, "memfree_recovered",
-	    "MemFree %.1f MiB before, %.1f MiB after (per-CPU lists counted): %.1f MiB less, of which %.1f leaked, %.1f slab/percpu growth, %.1f unexplained (slack %lld)",
+	    "MemFree %.1f MiB before, %.1f MiB after (per-CPU lists counted): %.1f MiB less, of which %.1f leaked, %.1f growth of slab, percpu, page tables, stacks, vmalloc and shmem, %.1f unexplained (slack %lld)",
 	    mb->free / (double)MiB, me.free / (double)MiB, lost / (double)MiB,
 	    leaked / (double)MiB, kernel / (double)MiB,
 	    unexplained / (double)MiB, MEM_SLACK / MiB);
