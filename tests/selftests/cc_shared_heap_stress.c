@@ -103,7 +103,7 @@ struct result {			/* one worker's, in shared memory */
 struct mem {			/* bytes */
 	long long total, available, free, slab, percpu;
 	/* kernel memory the heap never allocates, but a busy test may grow */
-	long long page_tables, kernel_stack, vmalloc, shmem;
+	long long page_tables, kernel_stack, vmalloc, shmem, anon;
 };
 
 static struct {
@@ -191,6 +191,7 @@ static void read_mem(struct mem *m)
 		{ "KernelStack:", offsetof(struct mem, kernel_stack) },
 		{ "VmallocUsed:", offsetof(struct mem, vmalloc) },
 		{ "Shmem:", offsetof(struct mem, shmem) },
+		{ "AnonPages:", offsetof(struct mem, anon) },
 	};
 	char key[64];
 	long long kb;
@@ -817,10 +818,11 @@ static void report_heap(const struct stats *b, const struct mem *mb)
 	kernel = MAX(0, me.slab - mb->slab) + MAX(0, me.percpu - mb->percpu) +
 		 MAX(0, me.page_tables - mb->page_tables) +
 		 MAX(0, me.kernel_stack - mb->kernel_stack) +
-		 MAX(0, me.vmalloc - mb->vmalloc) + MAX(0, me.shmem - mb->shmem);
+		 MAX(0, me.vmalloc - mb->vmalloc) + MAX(0, me.shmem - mb->shmem) +
+		 MAX(0, me.anon - mb->anon);
 	unexplained = lost - leaked - kernel;
 	tap(unexplained <= MEM_SLACK, "memfree_recovered",
-	    "MemFree %.1f MiB before, %.1f MiB after (per-CPU lists counted): %.1f MiB less, of which %.1f leaked, %.1f growth of slab, percpu, page tables, stacks, vmalloc and shmem, %.1f unexplained (slack %lld)",
+	    "MemFree %.1f MiB before, %.1f MiB after (per-CPU lists counted): %.1f MiB less, of which %.1f leaked, %.1f growth of slab, percpu, page tables, stacks, vmalloc, shmem and anonymous memory, %.1f unexplained (slack %lld)",
 	    mb->free / (double)MiB, me.free / (double)MiB, lost / (double)MiB,
 	    leaked / (double)MiB, kernel / (double)MiB,
 	    unexplained / (double)MiB, MEM_SLACK / MiB);
