@@ -1612,41 +1612,28 @@ TEST_F_TIMEOUT(heap, memory_stranded_in_blocks_stays_within_the_pool_limit, 600)
 /* A chunk the pool could not give counts one miss, whatever was tried. */
 TEST_F(heap, new_chunk_counts_one_pool_miss_when_no_block_can_be_had)
 {
-	static const char * const fpa = "/sys/kernel/debug/fail_page_alloc/";
 	struct stats before, after;
-	char path[128];
 	int buf;
 
-	snprintf(path, sizeof(path), "%smin-order", fpa);
-	if (access(path, F_OK))
+	if (access(FAIL_PAGE_ALLOC "min-order", F_OK))
 		SKIP(return, "no fail_page_alloc (CONFIG_FAIL_PAGE_ALLOC)");
 	ASSERT_EQ(0, write_str(DEBUGFS "pool_drain", "1"));
 	ASSERT_EQ(0, read_stats(&before));
 	/* this task's next allocation of a whole block fails, once */
-	snprintf(path, sizeof(path), "%smin-order", fpa);
-	ASSERT_EQ(0, write_str(path, "9"));
-	snprintf(path, sizeof(path), "%signore-gfp-wait", fpa);
-	ASSERT_EQ(0, write_str(path, "N"));
-	snprintf(path, sizeof(path), "%sverbose", fpa);
-	ASSERT_EQ(0, write_str(path, "0"));
-	snprintf(path, sizeof(path), "%stask-filter", fpa);
-	ASSERT_EQ(0, write_str(path, "Y"));
-	snprintf(path, sizeof(path), "%stimes", fpa);
-	ASSERT_EQ(0, write_str(path, "1"));
-	snprintf(path, sizeof(path), "%sprobability", fpa);
-	ASSERT_EQ(0, write_str(path, "100"));
+	ASSERT_EQ(0, write_str(FAIL_PAGE_ALLOC "min-order", "9"));
+	ASSERT_EQ(0, write_str(FAIL_PAGE_ALLOC "ignore-gfp-wait", "N"));
+	ASSERT_EQ(0, write_str(FAIL_PAGE_ALLOC "verbose", "0"));
+	ASSERT_EQ(0, write_str(FAIL_PAGE_ALLOC "task-filter", "Y"));
+	ASSERT_EQ(0, write_str(FAIL_PAGE_ALLOC "times", "1"));
+	ASSERT_EQ(0, write_str(FAIL_PAGE_ALLOC "probability", "100"));
 	ASSERT_EQ(0, write_str("/proc/self/make-it-fail", "1"));
 	buf = heap_alloc(self->fd, PAGE, O_RDWR, 0);
 	write_str("/proc/self/make-it-fail", "0");
-	write_str(path, "0");
-	snprintf(path, sizeof(path), "%stimes", fpa);
-	write_str(path, "1");
-	snprintf(path, sizeof(path), "%smin-order", fpa);
-	write_str(path, "1");
-	snprintf(path, sizeof(path), "%stask-filter", fpa);
-	write_str(path, "N");
-	snprintf(path, sizeof(path), "%sverbose", fpa);
-	write_str(path, "2");
+	write_str(FAIL_PAGE_ALLOC "probability", "0");
+	write_str(FAIL_PAGE_ALLOC "times", "1");
+	write_str(FAIL_PAGE_ALLOC "min-order", "1");
+	write_str(FAIL_PAGE_ALLOC "task-filter", "N");
+	write_str(FAIL_PAGE_ALLOC "verbose", "2");
 	ASSERT_LE(0, buf);
 	ASSERT_EQ(0, read_stats(&after));
 	close(buf);

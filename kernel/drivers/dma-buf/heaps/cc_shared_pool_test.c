@@ -508,6 +508,26 @@ static void ccsh_fill_a_block(struct kunit *test, struct ccsh_pages *p)
 }
 
 /*
+ * Room for one block's unused pages, two blocks full of single pages, and
+ * all but the first page of the first block freed: that fills the room.
+ * Return: the pages, the second block's at CCSH_BLOCK_PAGES.
+ */
+static struct ccsh_pages *ccsh_two_blocks_at_the_limit(struct kunit *test)
+{
+	struct ccsh_pages *a;
+	unsigned int i;
+
+	a = kunit_kcalloc(test, 2 * CCSH_BLOCK_PAGES, sizeof(*a), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	ccsh_pool_set_limit((CCSH_BLOCK_PAGES - 1) * PAGE_SIZE);
+	ccsh_fill_a_block(test, a);
+	ccsh_fill_a_block(test, a + CCSH_BLOCK_PAGES);
+	for (i = 1; i < CCSH_BLOCK_PAGES; i++)
+		ccsh_pages_release(&a[i]);
+	return a;
+}
+
+/*
  * Room for one block's unused pages: two full blocks, then all but one
  * page of each freed. The first block's pages fill the room; the second's
  * go back to private as they come, and its block is freed whole at last.
@@ -515,17 +535,10 @@ static void ccsh_fill_a_block(struct kunit *test, struct ccsh_pages *p)
 static void piece_freed_beyond_the_limit_goes_back_to_private_at_once(struct kunit *test)
 {
 	struct ccsh_ctx *ctx = test->priv;
-	struct ccsh_pages *a, *b;
+	struct ccsh_pages *a = ccsh_two_blocks_at_the_limit(test);
+	struct ccsh_pages *b = a + CCSH_BLOCK_PAGES;
 	unsigned int i;
 
-	a = kunit_kcalloc(test, 2 * CCSH_BLOCK_PAGES, sizeof(*a), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, a);
-	b = a + CCSH_BLOCK_PAGES;
-	ccsh_pool_set_limit((CCSH_BLOCK_PAGES - 1) * PAGE_SIZE);
-	ccsh_fill_a_block(test, a);
-	ccsh_fill_a_block(test, b);
-	for (i = 1; i < CCSH_BLOCK_PAGES; i++)
-		ccsh_pages_release(&a[i]);
 	for (i = 1; i < CCSH_BLOCK_PAGES; i++)
 		ccsh_pages_release(&b[i]);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&ccsh_stats.pooled_bytes),
@@ -546,17 +559,10 @@ static void piece_freed_beyond_the_limit_goes_back_to_private_at_once(struct kun
 static void failed_hole_conversion_loses_only_the_hole(struct kunit *test)
 {
 	struct ccsh_ctx *ctx = test->priv;
-	struct ccsh_pages *a, *b;
+	struct ccsh_pages *a = ccsh_two_blocks_at_the_limit(test);
+	struct ccsh_pages *b = a + CCSH_BLOCK_PAGES;
 	unsigned int i;
 
-	a = kunit_kcalloc(test, 2 * CCSH_BLOCK_PAGES, sizeof(*a), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, a);
-	b = a + CCSH_BLOCK_PAGES;
-	ccsh_pool_set_limit((CCSH_BLOCK_PAGES - 1) * PAGE_SIZE);
-	ccsh_fill_a_block(test, a);
-	ccsh_fill_a_block(test, b);
-	for (i = 1; i < CCSH_BLOCK_PAGES; i++)
-		ccsh_pages_release(&a[i]);
 	ccsh_test_fail_nth(test, CCSH_FAIL_UNSHARE, 1);
 	for (i = 1; i < CCSH_BLOCK_PAGES; i++)
 		ccsh_pages_release(&b[i]);
